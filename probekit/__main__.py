@@ -1,0 +1,6 @@
+"""Allow ``python -m probekit``."""
+
+from probekit.cli import main
+
+if __name__ == "__main__":
+    main()
