@@ -1,8 +1,5 @@
 """The command line's contract: help, version, and one-line errors with exit code 2."""
 
-import subprocess
-import sys
-
 import h5py
 import pytest
 
@@ -10,24 +7,20 @@ from probekit.errors import FileFormatError
 from probekit.h5io import atomic_h5, open_checked
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "probekit", *args], capture_output=True, text=True)
-
-
-def test_help_lists_commands():
+def test_help_lists_commands(run_cli):
     result = run_cli("--help")
     assert result.returncode == 0
     assert "info" in result.stdout
 
 
-def test_info_on_missing_file_is_one_line_exit_2(tmp_path):
+def test_info_on_missing_file_is_one_line_exit_2(run_cli, tmp_path):
     result = run_cli("info", str(tmp_path / "missing.h5"))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "missing.h5" in lines[0]
 
 
-def test_info_on_foreign_hdf5_is_refused(tmp_path):
+def test_info_on_foreign_hdf5_is_refused(run_cli, tmp_path):
     path = tmp_path / "foreign.h5"
     with h5py.File(path, "w") as f:
         f["x"] = [1, 2, 3]
