@@ -36,6 +36,7 @@ class PixelsEncoder(Encoder):
         self.layer_names = ["pixels"]
         self.final_norm = False
         self.config = {"size": self.size, "patch": self.patch}
+        self.width = 3 * self.patch * self.patch
         self.extra_attrs = {}
 
     def weight_hash(self) -> str:

@@ -79,6 +79,7 @@ class TimmEncoder(Encoder):
         patch = model.patch_embed.patch_size
         self.patch = (patch, patch) if isinstance(patch, int) else tuple(patch)
         self.frame_batch = frame_batch
+        self.width = int(getattr(model, "embed_dim", 0) or 0)
         self.config = {"model": name.split(":", 1)[1], "model_kwargs": {k: str(v) for k, v in model_kwargs.items()},
                        "data_config": {k: str(v) for k, v in data_config.items()}}
         self.extra_attrs = {"seed": seed} if init == "random" else {"weights_file": str(weights_file or "")}

@@ -223,7 +223,7 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
                 torch.set_num_threads(int(recorded))  # same thread count as the interrupted run: same bytes
         encoder.to(device)
         itemsize = np.dtype(config.dtype).itemsize
-        width_guess = int(encoder.config.get("hidden_size", 0) or encoder.config.get("embed_dim", 0) or 0)
+        width_guess = int(getattr(encoder, "width", 0) or encoder.config.get("hidden_size", 0) or 0)
         if width_guess:
             per_clip = estimate_bytes_per_clip(layout, width_guess, len(layers), pool, source.k_max, itemsize)
             _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> about "
