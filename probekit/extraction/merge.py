@@ -27,6 +27,15 @@ PER_SHARD_ATTRS = ("rank", "clip_range")
 STATIC = ("layout/token_frames", "labels/frame_mid")
 
 
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, (np.ndarray, list, tuple)) or isinstance(b, (np.ndarray, list, tuple)):
+        try:
+            return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+        except (TypeError, ValueError):
+            return False
+    return a == b
+
+
 def _datasets(f: h5py.File) -> dict[str, h5py.Dataset]:
     found: dict[str, h5py.Dataset] = {}
     f.visititems(lambda name, obj: found.__setitem__(name, obj) if isinstance(obj, h5py.Dataset) else None)
@@ -54,7 +63,7 @@ def merge_stores(shards: Sequence[str | os.PathLike], out: str | os.PathLike, *,
         first = files[0]
         for path, f in zip(paths[1:], files[1:]):
             for key in SHARED_ATTRS:
-                if get_attr(f, key) != get_attr(first, key):
+                if not _same(get_attr(f, key), get_attr(first, key)):
                     raise BadOptionError(f"merge: {path} differs from {paths[0]} in {key!r} ({get_attr(f, key)!r} vs "
                                          f"{get_attr(first, key)!r}); merge shards of one extraction only")
         layouts = [_datasets(f) for f in files]

@@ -249,7 +249,7 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
         static = {"layout/token_frames": layout.token_frames.astype(np.int32), "labels/frame_mid": layout.frame_mid}
         clip_strings = {k: v[start:stop] for k, v in source.clip_table().items()}
         writer.finish(range(len(units)), stop - start, attrs=attrs, clip_strings=clip_strings, static=static,
-                      compression=config.compression)
+                      compression=config.compression, offset=start)
     finally:
         source.close()
     if world > 1:

@@ -190,8 +190,12 @@ class UnitWriter:
         clip_strings: Mapping[str, list[str]],
         static: Mapping[str, np.ndarray],
         compression: str | None = None,
+        offset: int = 0,
     ) -> Path:
-        """Assemble the committed units, in order, into the complete store at the output path."""
+        """Assemble the committed units, in order, into the complete store at the output path.
+
+        ``offset`` is the global index of the store's first clip (a rank's shard starts there).
+        """
         units = list(units)
         missing = [u for u in units if not self.is_done(u)]
         if missing:
@@ -209,7 +213,7 @@ class UnitWriter:
             created: set[str] = set()
             for unit in units:
                 with h5py.File(self.unit_path(unit), "r") as part:
-                    start, stop = int(part.attrs["start"]), int(part.attrs["stop"])
+                    start, stop = int(part.attrs["start"]) - offset, int(part.attrs["stop"]) - offset
                     names: list[str] = []
                     part.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
                     for name in sorted(names):
