@@ -83,20 +83,25 @@ class Geometry:
         return {"source": list(self.source), "resized": list(self.resized), "crop": list(self.crop)}
 
 
+def area_weights(n_in: int, n_out: int) -> torch.Tensor:
+    """(n_out, n_in) matrix: share of each output pixel's footprint covered by each input pixel.
+
+    Output pixel ``i`` covers the source interval ``[i * n_in / n_out, (i + 1) * n_in / n_out)``;
+    rows sum to 1, so ``W @ mask`` is the exact covered fraction of each output pixel.
+    """
+    scale = n_in / n_out
+    lo = torch.arange(n_out, dtype=torch.float64)[:, None] * scale
+    hi = lo + scale
+    left = torch.arange(n_in, dtype=torch.float64)[None, :]
+    overlap = (torch.minimum(hi, left + 1) - torch.maximum(lo, left)).clamp(min=0)
+    return (overlap / scale).float()
+
+
 def _area_resize(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Exact area-weighted resize of (N, 1, H, W) coverage maps to ``size``."""
+    """Exact area-weighted resize of (N, 1, H, W) coverage maps to ``size`` (separable)."""
     h, w = masks.shape[-2:]
-    if size[0] % h == 0 and size[1] % w == 0:  # integer upscaling: replicate
-        return masks.repeat_interleave(size[0] // h, -2).repeat_interleave(size[1] // w, -1)
-    return F.interpolate(masks, size=size, mode="area") if size[0] <= h and size[1] <= w else _upsample_area(masks, size)
-
-
-def _upsample_area(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Area-weighted resampling for arbitrary ratios: upsample by the lcm-friendly factor, then pool."""
-    h, w = masks.shape[-2:]
-    fy, fx = int(np.lcm(h, size[0]) // h), int(np.lcm(w, size[1]) // w)
-    big = masks.repeat_interleave(fy, -2).repeat_interleave(fx, -1)
-    return F.adaptive_avg_pool2d(big, size)
+    wy, wx = area_weights(h, size[0]), area_weights(w, size[1])
+    return torch.einsum("yh,nchw,xw->ncyx", wy, masks, wx)
 
 
 def centre_crop_geometry(source: tuple[int, int], resized: tuple[int, int], crop: tuple[int, int] | None) -> Geometry:

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from probekit.encoders.base import Geometry, TokenLayout
+from probekit.encoders.base import Geometry, TokenLayout, area_weights
 from probekit.extraction.sources import PER_CLIP_OBJECTS
 
 _IMAGE_POINTS = {"position_image"}
@@ -58,12 +57,14 @@ def token_coverage(masks: np.ndarray, geometry: Geometry, layout: TokenLayout) -
     numpy.ndarray
         (B, T', K, H', W') float32 in [0, 1].
     """
-    b, t, k = masks.shape[:3]
+    b, t, k, height, width = masks.shape
     _, gh, gw = layout.grid
     ph, pw = layout.patch
-    mapped = geometry.map_masks(torch.from_numpy(np.ascontiguousarray(masks)))  # (B, T, K, h, w) fractions
-    mapped = mapped[..., : gh * ph, : gw * pw].reshape(b * t * k, 1, gh * ph, gw * pw)
-    per_frame = F.avg_pool2d(mapped, (ph, pw)).reshape(b, t, k, gh, gw).numpy()
+    top, left = geometry.crop[:2]
+    # resize (area weights), crop and average over each patch, folded into one matrix per axis
+    rows = area_weights(height, geometry.resized[0])[top : top + gh * ph].reshape(gh, ph, height).mean(dim=1)
+    cols = area_weights(width, geometry.resized[1])[left : left + gw * pw].reshape(gw, pw, width).mean(dim=1)
+    per_frame = torch.einsum("yh,btkhw,xw->btkyx", rows, torch.from_numpy(np.ascontiguousarray(masks)).float(), cols).numpy()
     return np.stack([per_frame[:, a : e + 1].mean(axis=1) for a, e in layout.token_frames], axis=1)
 
 
