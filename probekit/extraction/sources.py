@@ -114,7 +114,7 @@ class WorldSource:
         frames = self.frames
         video = f["video/rgb"][start:stop][:, frames]
         labels: dict[str, np.ndarray] = {}
-        for name, obj in f["objects"].items():
+        for name, obj in (f["objects"].items() if "objects" in f else ()):
             data = obj[start:stop]
             per_frame = obj.ndim >= 3 and obj.shape[1] == f["video/rgb"].shape[1] and name not in PER_CLIP_OBJECTS
             labels[f"objects/{name}"] = data[:, frames] if per_frame else data
@@ -122,7 +122,7 @@ class WorldSource:
             labels["video/segmentation"] = f["video/segmentation"][start:stop][:, frames]
         if "masks/amodal" in f:
             labels["masks/amodal"] = f["masks/amodal"][start:stop][:, frames]
-        for name, obj in f["clips"].items():
+        for name, obj in (f["clips"].items() if "clips" in f else ()):
             if h5py.check_string_dtype(obj.dtype) is None:
                 labels[f"clips/{name}"] = obj[start:stop]
         return ClipBatch(start, stop, video, labels)
