@@ -199,6 +199,7 @@ class PhysicsWorld:
                 orientation=tuple(p["orientation"]),
                 velocity=tuple(vel),
                 angular_velocity=spin,
+                friction=float(p.get("friction", self.objects[slot].friction)),
             )
             self.objects[slot] = new
             self.bodies[slot] = dynamic_body(c, new)

@@ -13,8 +13,9 @@ permanence      occlude   the mover vanishes while fully hidden (hidden at the f
 solidity        collide   mover and target stop colliding one frame before they touch:
                           the mover passes through
 gravity         drop      g changes during free fall (x0.3-0.6 or x1.5-2.0)
-immutability    occlude   while fully hidden the mover changes colour, or shape
-                          (sphere -> cylinder, cylinder -> sphere, box -> sphere)
+immutability    occlude   while fully hidden the mover changes colour, or shape (a sphere
+                          or cylinder becomes a cube that slides on with friction 0.05, a
+                          box becomes a rolling sphere; position and velocity are kept)
 continuity      drop      during free fall the object jumps sideways by at least twice
                           its largest half extent (``min_distance`` in the detail)
 ==============  ========  ===============================================================
@@ -70,15 +71,15 @@ def immutability(spec: ClipSpec, result, rng) -> Twin | None:
         detail = {"slot": 0, "action": "recolor", "color_before": list(obj.color), "color_after": list(color)}
     else:
         radius = obj.half_extents[2] if obj.shape == "box" else obj.half_extents[0]
-        new_shape = {"sphere": "cylinder", "cylinder": "sphere", "box": "sphere"}[obj.shape]
-        extents = [radius, radius, radius if new_shape == "sphere" else 0.9 * radius]
-        event = Event(
-            frame,
-            "reshape",
-            {"slot": 0, "shape": new_shape, "half_extents": extents, "orientation": list(rolling_orientation(new_shape))},
-        )
+        new_shape = "sphere" if obj.shape == "box" else "box"
+        extents = [radius, radius, radius]
+        # a new box slides on with low friction so that it re-emerges; a new sphere rolls
+        friction = 0.05 if new_shape == "box" else obj.friction
+        params = {"slot": 0, "shape": new_shape, "half_extents": extents, "friction": friction,
+                  "orientation": list(rolling_orientation(new_shape))}
+        event = Event(frame, "reshape", params)
         detail = {"slot": 0, "action": "reshape", "shape_before": obj.shape, "shape_after": new_shape,
-                  "half_extents_after": extents}
+                  "half_extents_after": extents, "friction_after": friction}
     return spec.replace(events=spec.events + (event,)), frame, detail
 
 
