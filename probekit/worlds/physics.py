@@ -115,9 +115,11 @@ class PhysicsWorld:
     def step_contacts(self, into: StepContacts) -> None:
         """Add the contact manifolds of the last substep to ``into``.
 
-        A point counts as contact when its distance is at most :data:`CONTACT_EPSILON`
-        (speculative points farther apart are ignored); any positive normal force sets the
-        impulse flag; ``normal_force`` is overwritten with this substep's total.
+        A point counts as contact when its distance is at most :data:`CONTACT_EPSILON` or when
+        the solver applied a normal force there (Bullet resolves fast impacts one step early,
+        from points a few millimetres apart); speculative points without force are ignored.
+        Any positive normal force sets the impulse flag; ``normal_force`` is overwritten with
+        this substep's total.
         """
         slot_of = self._slot_of()
         into.normal_force[:] = 0.0
@@ -130,7 +132,7 @@ class PhysicsWorld:
                 if force > 0.0:
                     into.impulse[slot] = True
                     into.normal_force[slot] += force
-                if point[8] > CONTACT_EPSILON:
+                if point[8] > CONTACT_EPSILON and force <= 0.0:
                     continue
                 if other == self.ground:
                     into.ground[slot] = True
