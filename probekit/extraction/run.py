@@ -166,6 +166,8 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
     rank, world = distributed_rank()
     pool = parse_pool(config.pool)
     out = Path(config.out) if world == 1 else shard_path(config.out, rank, world)
+    if world > 1 and Path(config.out).exists() and not (config.overwrite or config.resume):
+        raise BadOptionError(f"--out {config.out}: file exists; pass --overwrite to replace it or choose another path")
     source = open_source(config.data, frame_step=config.frame_step, window=config.window, stride=config.stride,
                          on_bad_video=config.on_bad_video)
     try:

@@ -101,8 +101,9 @@ class UnitWriter:
         if self.resume and self.overwrite:
             raise BadOptionError("--resume and --overwrite: choose one")
         if self.resume:
-            if state == "complete":
+            if state == "complete":  # finished (perhaps killed while tidying up): drop leftover units
                 self.already_complete = True
+                shutil.rmtree(self.parts, ignore_errors=True)
                 return
             if state == "foreign":
                 raise BadOptionError(f"--resume: {self.out} is not a probekit store (or unreadable); it was left untouched; "
