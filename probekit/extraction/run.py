@@ -217,45 +217,52 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
         writer.open(attrs)
         if writer.already_complete:
             _log(f"{out}: already complete; nothing to resume")
-            return out
-        if config.resume:
-            recorded = writer.recorded_signature.get("threads")
-            if recorded and recorded != torch.get_num_threads():
-                torch.set_num_threads(int(recorded))  # same thread count as the interrupted run: same bytes
-        encoder.to(device)
-        itemsize = np.dtype(config.dtype).itemsize
-        width_guess = int(getattr(encoder, "width", 0) or encoder.config.get("hidden_size", 0) or 0)
-        if width_guess:
-            per_clip = estimate_bytes_per_clip(layout, width_guess, len(layers), pool, source.k_max, itemsize)
-            _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> about "
-                 f"{_human(per_clip * (stop - start))} of features in {out} ({_human(per_clip)} per clip, {config.dtype})")
         else:
-            _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> {out}")
-
-        todo = [(u, a, b) for u, (a, b) in enumerate(units) if not writer.is_done(u)]
-        done_clips = sum(b - a for u, (a, b) in enumerate(units) if writer.is_done(u))
-        from tqdm import tqdm
-
-        bar = tqdm(total=stop - start, initial=done_clips, unit="clip", desc=f"extract {encoder.name}",
-                   disable=not config.progress, file=sys.stderr, dynamic_ncols=True)
-        try:
-            for unit, a, b in todo:
-                arrays = _extract_unit(source, encoder, layers, pool, layout, config, a, b)
-                writer.write_unit(unit, a, b, arrays)
-                bar.update(b - a)
-                if on_unit is not None:
-                    on_unit(unit)
-        finally:
-            bar.close()
-        static = {"layout/token_frames": layout.token_frames.astype(np.int32), "labels/frame_mid": layout.frame_mid}
-        clip_strings = {k: v[start:stop] for k, v in source.clip_table().items()}
-        writer.finish(range(len(units)), stop - start, attrs=attrs, clip_strings=clip_strings, static=static,
-                      compression=config.compression, offset=start)
+            _run_units(source, encoder, writer, units, layers, pool, layout, config, device, attrs, start, stop, on_unit)
     finally:
         source.close()
     if world > 1:
         _merge_ranks(config.out, rank, world)
     return out if world == 1 else Path(config.out)
+
+
+def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tuple[int, int]], layers: list[int],
+               pool: tuple[str, ...], layout: TokenLayout, config: ExtractConfig, device: torch.device,
+               attrs: dict[str, Any], start: int, stop: int, on_unit: Callable[[int], None] | None) -> None:
+    """Encode and commit every unit not committed yet, then assemble the store."""
+    if config.resume:
+        recorded = writer.recorded_signature.get("threads")
+        if recorded and recorded != torch.get_num_threads():
+            torch.set_num_threads(int(recorded))  # same thread count as the interrupted run: same bytes
+    encoder.to(device)
+    itemsize = np.dtype(config.dtype).itemsize
+    width_guess = int(getattr(encoder, "width", 0) or encoder.config.get("hidden_size", 0) or 0)
+    if width_guess:
+        per_clip = estimate_bytes_per_clip(layout, width_guess, len(layers), pool, source.k_max, itemsize)
+        _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> about "
+             f"{_human(per_clip * (stop - start))} of features in {writer.out} ({_human(per_clip)} per clip, {config.dtype})")
+    else:
+        _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> {writer.out}")
+
+    todo = [(u, a, b) for u, (a, b) in enumerate(units) if not writer.is_done(u)]
+    done_clips = sum(b - a for u, (a, b) in enumerate(units) if writer.is_done(u))
+    from tqdm import tqdm
+
+    bar = tqdm(total=stop - start, initial=done_clips, unit="clip", desc=f"extract {encoder.name}",
+               disable=not config.progress, file=sys.stderr, dynamic_ncols=True)
+    try:
+        for unit, a, b in todo:
+            arrays = _extract_unit(source, encoder, layers, pool, layout, config, a, b)
+            writer.write_unit(unit, a, b, arrays)
+            bar.update(b - a)
+            if on_unit is not None:
+                on_unit(unit)
+    finally:
+        bar.close()
+    static = {"layout/token_frames": layout.token_frames.astype(np.int32), "labels/frame_mid": layout.frame_mid}
+    clip_strings = {k: v[start:stop] for k, v in source.clip_table().items()}
+    writer.finish(range(len(units)), stop - start, attrs=attrs, clip_strings=clip_strings, static=static,
+                  compression=config.compression, offset=start)
 
 
 def _extract_unit(source: Any, encoder: Encoder, layers: list[int], pool: tuple[str, ...], layout: TokenLayout,

@@ -148,7 +148,9 @@ class UnitWriter:
             recorded = json.loads(path.read_text())
         except ValueError:
             raise FileFormatError(f"{path}: damaged run record; start again with --overwrite") from None
-        differing = sorted(k for k in set(recorded) | set(self.signature) if recorded.get(k) != self.signature.get(k))
+        # the thread count is adopted from the interrupted run rather than compared
+        differing = sorted(k for k in set(recorded) | set(self.signature)
+                           if k != "threads" and recorded.get(k) != self.signature.get(k))
         if differing:
             details = "; ".join(f"{k}: was {recorded.get(k)!r}, now {self.signature.get(k)!r}" for k in differing[:4])
             raise BadOptionError(f"--resume: the options differ from the interrupted run ({details}); use the same options or --overwrite")
