@@ -78,6 +78,7 @@ class WorldSource:
         self.sampling = {"frame_step": frame_step, "window": window, "start": start, "stride": None,
                          "windows_per_clip": 1}
         self.k_max = int(self._world.dataset("objects/exists").shape[2]) if "objects/exists" in self._names else 0
+        self._datasets = {name: self._world.dataset(name) for name in self._names}  # handles opened once
 
     def close(self) -> None:
         """Close the world file."""
@@ -116,22 +117,22 @@ class WorldSource:
     def read(self, start: int, stop: int) -> ClipBatch:
         """Frames and raw labels of clips ``start .. stop - 1``."""
         frames = self.frames
-        clips = slice(start, stop)
-        video = self._world.read("video/rgb", clips)[:, frames]
+        whole = len(frames) == self.source_frames and bool(np.all(frames == np.arange(self.source_frames)))
+        data = self._datasets
+        video = data["video/rgb"][start:stop]
         labels: dict[str, np.ndarray] = {}
         for name in self._group("objects"):
-            data = self._world.dataset(name)
-            per_frame = data.ndim >= 3 and data.shape[1] == self.source_frames and name.split("/", 1)[1] not in PER_CLIP_OBJECTS
-            values = data[clips]
-            labels[name] = values[:, frames] if per_frame else values
+            per_frame = data[name].ndim >= 3 and data[name].shape[1] == self.source_frames and (
+                name.split("/", 1)[1] not in PER_CLIP_OBJECTS)
+            values = data[name][start:stop]
+            labels[name] = values[:, frames] if per_frame and not whole else values
         for name in ("video/segmentation", "masks/amodal"):
-            if name in self._names:
-                labels[name] = self._world.dataset(name)[clips][:, frames]
+            if name in data:
+                labels[name] = data[name][start:stop] if whole else data[name][start:stop][:, frames]
         for name in self._group("clips"):
-            data = self._world.dataset(name)
-            if h5py.check_string_dtype(data.dtype) is None:
-                labels[name] = data[clips]
-        return ClipBatch(start, stop, video, labels)
+            if h5py.check_string_dtype(data[name].dtype) is None:
+                labels[name] = data[name][start:stop]
+        return ClipBatch(start, stop, video if whole else video[:, frames], labels)
 
 
 #: Object datasets that are per clip, shape (N, K, ...), even where K equals T.
