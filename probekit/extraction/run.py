@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -146,8 +148,7 @@ def _apply_order(batch: ClipBatch, order: np.ndarray) -> ClipBatch:
     return ClipBatch(batch.start, batch.stop, batch.video[rows, order], labels)
 
 
-def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
-                on_unit: Callable[[int], None] | None = None) -> Path:
+def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
     """Extract latents as ``config`` says; returns the path of the complete store.
 
     Parameters
@@ -157,8 +158,6 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
     encoder
         Use this encoder instead of ``create_encoder(config.encoder, ...)`` (Python API: any
         :class:`~probekit.encoders.Encoder`, e.g. a :class:`~probekit.encoders.ModuleEncoder`).
-    on_unit
-        Called after each committed unit with its index (tests, progress hooks).
     """
     from probekit import __version__
 
@@ -218,7 +217,7 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
         if writer.already_complete:
             _log(f"{out}: already complete; nothing to resume")
         else:
-            _run_units(source, encoder, writer, units, layers, pool, layout, config, device, attrs, start, stop, on_unit)
+            _run_units(source, encoder, writer, units, layers, pool, layout, config, device, attrs, start, stop)
     finally:
         source.close()
     if world > 1:
@@ -228,7 +227,7 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
 
 def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tuple[int, int]], layers: list[int],
                pool: tuple[str, ...], layout: TokenLayout, config: ExtractConfig, device: torch.device,
-               attrs: dict[str, Any], start: int, stop: int, on_unit: Callable[[int], None] | None) -> None:
+               attrs: dict[str, Any], start: int, stop: int) -> None:
     """Encode and commit every unit not committed yet, then assemble the store."""
     if config.resume:
         recorded = writer.recorded_signature.get("threads")
@@ -244,25 +243,38 @@ def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tu
     else:
         _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> {writer.out}")
 
+    static = {"layout/token_frames": layout.token_frames.astype(np.int32), "labels/frame_mid": layout.frame_mid}
+    clip_strings = {k: v[start:stop] for k, v in source.clip_table().items()}
+    writer.start_assembly(stop - start, attrs=attrs, clip_strings=clip_strings, static=static,
+                          compression=config.compression, offset=start)
+    for unit, _ in enumerate(units):  # units committed before an interruption
+        if writer.is_done(unit):
+            writer.append(unit)
     todo = [(u, a, b) for u, (a, b) in enumerate(units) if not writer.is_done(u)]
     done_clips = sum(b - a for u, (a, b) in enumerate(units) if writer.is_done(u))
     from tqdm import tqdm
 
     bar = tqdm(total=stop - start, initial=done_clips, unit="clip", desc=f"extract {encoder.name}",
                disable=not config.progress, file=sys.stderr, dynamic_ncols=True)
+    # Writing runs in a background thread while the next batch is encoded; at most two batches
+    # wait for it, so memory stays bounded.
+    pending: deque[Future] = deque()
     try:
-        for unit, a, b in todo:
-            arrays = _extract_unit(source, encoder, layers, pool, layout, config, a, b)
-            writer.write_unit(unit, a, b, arrays)
-            bar.update(b - a)
-            if on_unit is not None:
-                on_unit(unit)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probekit-writer") as pool_:
+            for unit, a, b in todo:
+                arrays = _extract_unit(source, encoder, layers, pool, layout, config, a, b)
+                while len(pending) >= 2:
+                    pending.popleft().result()
+                pending.append(pool_.submit(writer.commit, unit, a, b, arrays))
+                pending[-1].add_done_callback(lambda _f, n=b - a: bar.update(n))
+            while pending:
+                pending.popleft().result()
+        writer.finish(range(len(units)))
+    except BaseException:
+        writer.abort()
+        raise
     finally:
         bar.close()
-    static = {"layout/token_frames": layout.token_frames.astype(np.int32), "labels/frame_mid": layout.frame_mid}
-    clip_strings = {k: v[start:stop] for k, v in source.clip_table().items()}
-    writer.finish(range(len(units)), stop - start, attrs=attrs, clip_strings=clip_strings, static=static,
-                  compression=config.compression, offset=start)
 
 
 def _extract_unit(source: Any, encoder: Encoder, layers: list[int], pool: tuple[str, ...], layout: TokenLayout,
