@@ -256,16 +256,21 @@ def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tu
 
     bar = tqdm(total=stop - start, initial=done_clips, unit="clip", desc=f"extract {encoder.name}",
                disable=not config.progress, file=sys.stderr, dynamic_ncols=True)
-    # Writing runs in a background thread while the next batch is encoded; at most two batches
-    # wait for it, so memory stays bounded.
+    # Reading the next batch and writing the last one run in two background threads while the
+    # current batch is encoded; at most two batches wait to be written, so memory stays bounded.
     pending: deque[Future] = deque()
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probekit-writer") as pool_:
-            for unit, a, b in todo:
-                arrays = _extract_unit(source, encoder, layers, pool, layout, config, a, b)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probekit-writer") as writer_thread, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="probekit-reader") as reader_thread:
+            load = lambda a, b: reader_thread.submit(_load_unit, source, encoder, layout, config, a, b)  # noqa: E731
+            upcoming = load(*todo[0][1:]) if todo else None
+            for k, (unit, a, b) in enumerate(todo):
+                loaded = upcoming.result()
+                upcoming = load(*todo[k + 1][1:]) if k + 1 < len(todo) else None
+                arrays = _encode_unit(loaded, encoder, layers, pool, config)
                 while len(pending) >= 2:
                     pending.popleft().result()
-                pending.append(pool_.submit(writer.commit, unit, a, b, arrays))
+                pending.append(writer_thread.submit(writer.commit, unit, a, b, arrays))
                 pending[-1].add_done_callback(lambda _f, n=b - a: bar.update(n))
             while pending:
                 pending.popleft().result()
@@ -277,8 +282,15 @@ def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tu
         bar.close()
 
 
-def _extract_unit(source: Any, encoder: Encoder, layers: list[int], pool: tuple[str, ...], layout: TokenLayout,
-                  config: ExtractConfig, start: int, stop: int) -> dict[str, np.ndarray]:
+@dataclass
+class _LoadedUnit:
+    batch: ClipBatch
+    labels: dict[str, np.ndarray]
+    frame_order: np.ndarray
+
+
+def _load_unit(source: Any, encoder: Encoder, layout: TokenLayout, config: ExtractConfig, start: int, stop: int) -> _LoadedUnit:
+    """Read clips ``start .. stop - 1``, shuffle them if asked, and align their labels."""
     batch = source.read(start, stop)
     n_frames = batch.video.shape[1]
     if config.shuffle_frames is not None:
@@ -289,17 +301,25 @@ def _extract_unit(source: Any, encoder: Encoder, layers: list[int], pool: tuple[
     height, width = batch.video.shape[2:4]
     geometry = encoder.geometry(height, width)
     labels = align_world_labels(batch.labels, geometry, layout, source.k_max) if batch.labels is not None else {}
-    coverage = labels.get("token_coverage")
-    output = encoder.encode(batch.video, batch.labels, layers)
     frames = getattr(source, "frames", None)  # world files: source frame indices; videos: sampled frames from the window start
     frame_order = frames[order] if frames is not None else order * source.frame_step
-    arrays: dict[str, np.ndarray] = {"layout/frame_order": frame_order.astype(np.int32)}
+    return _LoadedUnit(batch, labels, frame_order.astype(np.int32))
+
+
+def _encode_unit(loaded: _LoadedUnit, encoder: Encoder, layers: list[int], pool: tuple[str, ...],
+                 config: ExtractConfig) -> dict[str, np.ndarray]:
+    """Run the encoder on a loaded unit; the arrays to commit."""
+    coverage = loaded.labels.get("token_coverage")
+    if coverage is not None:  # converted once for all layers
+        coverage = torch.from_numpy(coverage.astype(np.float32))
+    output = encoder.encode(loaded.batch.video, loaded.batch.labels, layers)
+    arrays: dict[str, np.ndarray] = {"layout/frame_order": loaded.frame_order}
     for i in layers:
         for kind, values in pool_tokens(output.tokens[i], pool, coverage).items():
             arrays[f"layers/{i}/{kind}"] = values.astype(config.dtype)
         if i in output.special:
             arrays[f"layers/{i}/special"] = output.special[i].detach().float().cpu().numpy().astype(config.dtype)
-    for name, values in labels.items():
+    for name, values in loaded.labels.items():
         arrays[f"labels/{name}"] = values
     return arrays
 

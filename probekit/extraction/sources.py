@@ -78,7 +78,15 @@ class WorldSource:
         self.sampling = {"frame_step": frame_step, "window": window, "start": start, "stride": None,
                          "windows_per_clip": 1}
         self.k_max = int(self._world.dataset("objects/exists").shape[2]) if "objects/exists" in self._names else 0
-        self._datasets = {name: self._world.dataset(name) for name in self._names}  # handles opened once
+        # dataset handles and their kind, looked up once: (name, dataset, per-frame?)
+        self._objects = [(name, self._world.dataset(name)) for name in self._group("objects")]
+        self._objects = [(name, data, data.ndim >= 3 and data.shape[1] == n_frames
+                          and name.split("/", 1)[1] not in PER_CLIP_OBJECTS) for name, data in self._objects]
+        self._masks = [(name, self._world.dataset(name)) for name in ("video/segmentation", "masks/amodal") if name in self._names]
+        self._clip_values = [(name, self._world.dataset(name)) for name in self._group("clips")]
+        self._clip_values = [(name, data) for name, data in self._clip_values if h5py.check_string_dtype(data.dtype) is None]
+        self._rgb = rgb
+        self._whole = window == n_frames and frame_step == 1 and start == 0
 
     def close(self) -> None:
         """Close the world file."""
@@ -116,22 +124,16 @@ class WorldSource:
 
     def read(self, start: int, stop: int) -> ClipBatch:
         """Frames and raw labels of clips ``start .. stop - 1``."""
-        frames = self.frames
-        whole = len(frames) == self.source_frames and bool(np.all(frames == np.arange(self.source_frames)))
-        data = self._datasets
-        video = data["video/rgb"][start:stop]
+        frames, whole = self.frames, self._whole
+        video = self._rgb[start:stop]
         labels: dict[str, np.ndarray] = {}
-        for name in self._group("objects"):
-            per_frame = data[name].ndim >= 3 and data[name].shape[1] == self.source_frames and (
-                name.split("/", 1)[1] not in PER_CLIP_OBJECTS)
-            values = data[name][start:stop]
+        for name, data, per_frame in self._objects:
+            values = data[start:stop]
             labels[name] = values[:, frames] if per_frame and not whole else values
-        for name in ("video/segmentation", "masks/amodal"):
-            if name in data:
-                labels[name] = data[name][start:stop] if whole else data[name][start:stop][:, frames]
-        for name in self._group("clips"):
-            if h5py.check_string_dtype(data[name].dtype) is None:
-                labels[name] = data[name][start:stop]
+        for name, data in self._masks:
+            labels[name] = data[start:stop] if whole else data[start:stop][:, frames]
+        for name, data in self._clip_values:
+            labels[name] = data[start:stop]
         return ClipBatch(start, stop, video if whole else video[:, frames], labels)
 
 
