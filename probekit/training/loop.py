@@ -67,6 +67,20 @@ def load_videos(path: str | Path, processor: VJEPA2VideoProcessor, limit: int | 
     return torch.cat(chunks)
 
 
+def ensure_worlds(recipe: TrainRecipe) -> None:
+    """Generate the recipe's training and monitor world files when they do not exist yet."""
+    from probekit.worlds import generate_world
+
+    data = recipe.data
+    for path, clips, seed in ((data.path, data.clips, data.seed), (data.monitor_path, data.monitor_clips, data.monitor_seed)):
+        if Path(path).exists():
+            continue
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        generate_world(
+            path, clips=clips, seed=seed, scenarios=data.scenarios, frames=data.frames, size=data.size, workers=1
+        )
+
+
 def cosine_lr(step: int, recipe: TrainRecipe) -> float:
     """Linear warm-up, then cosine decay from ``lr`` to ``min_lr``."""
     opt = recipe.optimization
@@ -161,12 +175,7 @@ def train(
     generator = torch.Generator().manual_seed(opt.seed)
 
     processor = video_processor(recipe.model)
-    for path_name in ("path", "monitor_path"):
-        if not Path(getattr(recipe.data, path_name)).exists():
-            raise BadOptionError(
-                f"recipe data.{path_name}: {getattr(recipe.data, path_name)} does not exist; generate it with "
-                f"probekit generate (see the recipe's [data] table)"
-            )
+    ensure_worlds(recipe)
     videos = load_videos(recipe.data.path, processor)
     monitor = load_videos(recipe.data.monitor_path, processor, limit=recipe.data.monitor_clips)
 

@@ -42,11 +42,11 @@ class DataSection:
     """Training worlds: a world file, generated with these options when it does not exist."""
 
     path: str = "reports/train-worlds.h5"
-    clips: int = 1024
+    clips: int = 2048
     seed: int = 1000
     frames: int = 16
     size: int = 64
-    scenarios: str = "drop,ramp,collide,occlude,stack"
+    scenarios: str = "drop,ramp,roll,collide,occlude,stack"
     monitor_path: str = "reports/monitor-worlds.h5"
     monitor_clips: int = 64
     monitor_seed: int = 2000
