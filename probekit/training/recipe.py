@@ -42,7 +42,7 @@ class DataSection:
     """Training worlds: a world file, generated with these options when it does not exist."""
 
     path: str = "reports/train-worlds.h5"
-    clips: int = 2048
+    clips: int = 1024
     seed: int = 1000
     frames: int = 16
     size: int = 64
