@@ -45,7 +45,7 @@ def _datasets(path):
 
 
 def test_kill9_then_resume_is_bitwise_equal(tmp_path, run_cli):
-    world = write_square_world(tmp_path / "world.h5", n_clips=10, n_frames=16, seed=3)
+    world = write_square_world(tmp_path / "world.h5", n_clips=24, n_frames=16, seed=3)
     reference = tmp_path / "reference.h5"
     threads = torch.get_num_threads()
     try:  # the uninterrupted run, in this process with the same options (one thread)
