@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import multiprocessing
@@ -64,20 +65,23 @@ def plan(
     return jobs
 
 
-def _results(jobs: list[FamilyJob], workers: int) -> Iterator[list[dict]]:
+@contextlib.contextmanager
+def _family_results(jobs: list[FamilyJob], workers: int) -> Iterator[Iterator[list[dict]]]:
+    """Yield an iterator over the families' clips, in job order, from ``workers`` processes.
+
+    The pool is started before the caller opens its output file. It forks where the platform
+    allows (workers inherit the imported modules instead of importing them again) and spawns
+    elsewhere. Every clip is simulated in fresh pybullet clients, so the results do not depend
+    on which process made them.
+    """
     from probekit.worlds.family import run_family  # imports pybullet
 
     if workers == 1 or len(jobs) == 1:
-        for job in jobs:
-            yield run_family(job)
+        yield (run_family(job) for job in jobs)
         return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(min(workers, len(jobs)), initializer=_quiet_worker) as pool:
-        yield from pool.imap(run_family, jobs, chunksize=1)
-
-
-def _quiet_worker() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() and os.name == "posix" else "spawn"
+    with multiprocessing.get_context(method).Pool(min(workers, len(jobs))) as pool:
+        yield pool.imap(run_family, jobs, chunksize=1)
 
 
 def generate_world(
@@ -171,15 +175,16 @@ def generate_world(
     }
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=n_total, unit="clip", desc="generate", disable=None if progress else True)
-    try:
-        with atomic_h5(out, "world", attrs) as f:
-            writer = WorldWriter(f, n_total)
-            for family in _results(jobs, int(workers)):
-                for clip in family:
-                    writer.add(clip)
-                bar.update(len(family))
-            writer.finish()
-    finally:
-        bar.close()
+    with _family_results(jobs, int(workers)) as families:
+        bar = tqdm(total=n_total, unit="clip", desc="generate", disable=None if progress else True)
+        try:
+            with atomic_h5(out, "world", attrs) as f:
+                writer = WorldWriter(f, n_total)
+                for family in families:
+                    for clip in family:
+                        writer.add(clip)
+                    bar.update(len(family))
+                writer.finish()
+        finally:
+            bar.close()
     return out

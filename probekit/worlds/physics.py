@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+from probekit.worlds import clients
 from probekit.worlds.bullet import pb
 
 from probekit.worlds.shapes import dynamic_body, static_box
@@ -48,7 +49,7 @@ class PhysicsWorld:
 
     def __init__(self, spec: ClipSpec) -> None:
         self.spec = spec
-        self.client = pb.connect(pb.DIRECT)
+        self.client = clients.acquire()
         c = self.client
         pb.setPhysicsEngineParameter(
             fixedTimeStep=spec.dt, numSubSteps=1, deterministicOverlappingPairs=1, physicsClientId=c
@@ -67,9 +68,9 @@ class PhysicsWorld:
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
-        """Disconnect the client."""
+        """Return the client to the pool."""
         if self.client is not None:
-            pb.disconnect(self.client)
+            clients.release(self.client)
             self.client = None
 
     def __enter__(self) -> "PhysicsWorld":
