@@ -34,7 +34,11 @@ class WorldWriter:
         for name, value in arrays.items():
             dtype, unit, description = ARRAYS[name]
             chunks = (1, *value.shape) if value.ndim else None
-            data = self.file.create_dataset(name, shape=(self.n_clips, *value.shape), dtype=dtype, chunks=chunks)
+            # images and masks compress well and fast with LZF (h5py's built-in filter)
+            compression = "lzf" if name.startswith(("video/", "masks/")) else None
+            data = self.file.create_dataset(
+                name, shape=(self.n_clips, *value.shape), dtype=dtype, chunks=chunks, compression=compression
+            )
             data.attrs["unit"] = unit
             data.attrs["description"] = description
             if name == "objects/acceleration_world":
