@@ -55,16 +55,44 @@ def simulate_clip(spec: ClipSpec, k_max: int | None = None) -> dict[str, np.ndar
     k = n_obj if k_max is None else k_max
     if k < n_obj:
         raise ValueError(f"k_max={k} is smaller than the clip's {n_obj} objects")
-    t_total, s = spec.n_frames, spec.image_size
     extrinsic = extrinsics(spec.camera)
-    intrinsic = intrinsics(spec.camera, s)
+    intrinsic = intrinsics(spec.camera, spec.image_size)
+    clip = _run(spec)
+    exists = clip["exists"]
+    clip["quaternion_world"] = canonical_quaternion(clip["quaternion_world"])
+    clip["contact_now"] = clip["contact_ground_now"] | clip["contact_object_now"]
+    clip["contact_interval"] = clip["contact_ground_interval"] | clip["contact_object_interval"]
+    clip.update(
+        view_labels(clip["position_world"], clip["quaternion_world"], exists, clip["segmentation"], clip["amodal"],
+                    extrinsic, intrinsic)
+    )
+    out: dict[str, np.ndarray] = {
+        "video/rgb": clip["rgb"],
+        "video/depth": clip["depth"],
+        "video/segmentation": clip["segmentation"],
+        "masks/amodal": _pad(clip["amodal"], k, axis=1, fill=False),
+    }
+    for name in FRAME_LABELS:
+        values = _mask_absent(np.asarray(clip[name]), exists)
+        if name == "contact_pairs_interval":
+            values = _pad(values, k, axis=2, fill=False)
+        out[f"objects/{name}"] = _pad(values, k, axis=1, fill=False if values.dtype == bool else np.nan)
+    out.update(object_constants(spec, k))
+    out["clips/gravity"] = np.float32(spec.gravity)
+    out["clips/intrinsics"] = intrinsic
+    out["clips/extrinsics"] = extrinsic
+    return out
+
+
+def _run(spec: ClipSpec) -> dict[str, np.ndarray]:
+    """Step, query and render every frame; raw per-frame arrays stacked over time."""
+    n_obj = len(spec.objects)
     events = defaultdict(list)
     for event in spec.events:
         events[event.frame].append(event)
-
     frames: dict[str, list] = defaultdict(list)
     with PhysicsWorld(spec) as physics, SceneRenderer(spec) as renderer:
-        for frame in range(t_total):
+        for frame in range(spec.n_frames):
             for event in events.get(frame, []):
                 physics.apply(event)
                 renderer.apply(event)
@@ -97,31 +125,7 @@ def simulate_clip(spec: ClipSpec, k_max: int | None = None) -> dict[str, np.ndar
             for name, value in raw.items():
                 frames[name].append(value)
 
-    clip = {name: np.stack(values) for name, values in frames.items()}
-    exists = clip["exists"]
-    clip["quaternion_world"] = canonical_quaternion(clip["quaternion_world"])
-    clip["contact_now"] = clip["contact_ground_now"] | clip["contact_object_now"]
-    clip["contact_interval"] = clip["contact_ground_interval"] | clip["contact_object_interval"]
-    clip.update(
-        view_labels(clip["position_world"], clip["quaternion_world"], exists, clip["segmentation"], clip["amodal"],
-                    extrinsic, intrinsic)
-    )
-    out: dict[str, np.ndarray] = {
-        "video/rgb": clip["rgb"],
-        "video/depth": clip["depth"],
-        "video/segmentation": clip["segmentation"],
-        "masks/amodal": _pad(clip["amodal"], k, axis=1, fill=False),
-    }
-    for name in FRAME_LABELS:
-        values = _mask_absent(np.asarray(clip[name]), exists)
-        if name == "contact_pairs_interval":
-            values = _pad(values, k, axis=2, fill=False)
-        out[f"objects/{name}"] = _pad(values, k, axis=1, fill=False if values.dtype == bool else np.nan)
-    out.update(object_constants(spec, k))
-    out["clips/gravity"] = np.float32(spec.gravity)
-    out["clips/intrinsics"] = intrinsic
-    out["clips/extrinsics"] = extrinsic
-    return out
+    return {name: np.stack(values) for name, values in frames.items()}
 
 
 def object_constants(spec: ClipSpec, k: int) -> dict[str, np.ndarray]:
