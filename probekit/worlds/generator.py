@@ -20,6 +20,9 @@ from probekit.worlds.scenarios import SCENARIOS, SLOT_ROLES, substeps_for
 from probekit.worlds.violations import VIOLATIONS
 from probekit.worlds.writer import WorldWriter
 
+#: Fewest frames per clip with which every violation twin can be made.
+MIN_FRAMES_FOR_VIOLATIONS = 6
+
 #: Scenarios used when none are given.
 DEFAULT_SCENARIOS = tuple(SCENARIOS)
 
@@ -147,6 +150,11 @@ def generate_world(
         raise BadOptionError(f"--size {size}: too small; use at least 16 pixels")
     if frames < 4:
         raise BadOptionError(f"--frames {frames}: too few; use at least 4 frames")
+    if violation_list and frames < MIN_FRAMES_FOR_VIOLATIONS:
+        raise BadOptionError(
+            f"--frames {frames}: violation twins need at least {MIN_FRAMES_FOR_VIOLATIONS} frames "
+            f"(an event before the violation and its aftermath); raise --frames or drop --violations"
+        )
     out = check_writable_output(out, overwrite=overwrite)
 
     jobs = plan(clips, seed, scenario_list, frames, fps, size, violation_list, counterfactuals)
