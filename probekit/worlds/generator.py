@@ -146,6 +146,8 @@ def generate_world(
             )
     for value, option in ((clips, "--clips"), (frames, "--frames"), (size, "--size"), (fps, "--fps"), (workers, "--workers")):
         _positive(value, option)
+    if int(seed) < 0:
+        raise BadOptionError(f"--seed {seed}: must be a non-negative integer")
     if size < 16:
         raise BadOptionError(f"--size {size}: too small; use at least 16 pixels")
     if frames < 4:
