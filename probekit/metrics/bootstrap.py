@@ -57,7 +57,8 @@ def _decomposable(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np
     return None
 
 
-def _family_index(groups: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+def family_members(groups: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Family index of each sample and the sample indices of each family."""
     _, inverse = np.unique(np.asarray(groups), return_inverse=True)
     order = np.argsort(inverse, kind="stable")
     counts = np.bincount(inverse)
@@ -68,6 +69,38 @@ def _family_index(groups: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
 def _resample(members: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     picks = rng.integers(0, len(members), size=len(members))
     return np.concatenate([members[i] for i in picks])
+
+
+def _ranking_replicates(name: str, y_true: np.ndarray, score: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """AUROC or average precision for each row of family ``counts`` (B, F), vectorised.
+
+    A resampled data set is the original samples weighted by how often their family was drawn,
+    so both metrics follow from per-score-value sums of positive and negative weights.
+    """
+    from scipy import sparse
+
+    y = np.asarray(y_true).astype(bool).ravel()
+    values, group = np.unique(np.asarray(score, dtype=np.float64).ravel(), return_inverse=True)
+    n, u = len(y), len(values)
+    pos = sparse.csr_matrix((y.astype(float), (np.arange(n), group)), shape=(n, u))
+    neg = sparse.csr_matrix(((~y).astype(float), (np.arange(n), group)), shape=(n, u))
+    out = []
+    for start in range(0, len(counts), 100):
+        w = counts[start : start + 100][:, inverse].astype(float)  # (b, n) sample weights
+        p = np.asarray((pos.T @ w.T).T)  # (b, u) positive weight per score value (ascending)
+        q = np.asarray((neg.T @ w.T).T)
+        p_tot, q_tot = p.sum(axis=1), q.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if name == "auroc":
+                below = np.cumsum(q, axis=1) - q
+                stat = (p * (below + 0.5 * q)).sum(axis=1) / (p_tot * q_tot)
+            else:  # average precision, thresholds from the highest score down
+                tp = np.cumsum(p[:, ::-1], axis=1)
+                fp = np.cumsum(q[:, ::-1], axis=1)
+                precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+                stat = (p[:, ::-1] * precision).sum(axis=1) / p_tot
+        out.append(stat)
+    return np.concatenate(out)
 
 
 def _named(metric: Metric | str) -> Metric:
@@ -124,7 +157,7 @@ def bootstrap_interval(
     (low, high)
         NaN if fewer than 2 families.
     """
-    inverse, members = _family_index(groups)
+    inverse, members = family_members(groups)
     if len(members) < 2:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
@@ -135,6 +168,9 @@ def bootstrap_interval(
         counts = rng.multinomial(len(members), np.full(len(members), 1.0 / len(members)), size=n_boot)
         with np.errstate(divide="ignore", invalid="ignore"):
             stats = finish(counts @ sums)
+    elif metric in ("auroc", "auprc"):
+        counts = rng.multinomial(len(members), np.full(len(members), 1.0 / len(members)), size=n_boot)
+        stats = _ranking_replicates(metric, y_true, y_pred, inverse, counts)
     else:
         fn = _named(metric)
         stats = np.array([fn(y_true[idx], y_pred[idx]) for idx in (_resample(members, rng) for _ in range(n_boot))])
@@ -156,8 +192,12 @@ def paired_bootstrap(
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    y_true_b: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
     """Paired bootstrap of ``metric(a) - metric(b)`` on the same samples, resampling families.
+
+    ``y_true_b`` (optional) scores ``pred_b`` against other labels on the same samples (e.g.
+    control-task labels for selectivity).
 
     Returns
     -------
@@ -166,14 +206,15 @@ def paired_bootstrap(
         used for both predictions in every replicate.
     """
     fn = _named(metric)
-    delta = fn(y_true, pred_a) - fn(y_true, pred_b)
-    inverse, members = _family_index(groups)
+    yb = y_true if y_true_b is None else y_true_b
+    delta = fn(y_true, pred_a) - fn(yb, pred_b)
+    inverse, members = family_members(groups)
     if len(members) < 2:
         return float(delta), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     fast_a = _decomposable(metric, y_true, pred_a) if isinstance(metric, str) else None
     if fast_a is not None:
-        fast_b = _decomposable(metric, y_true, pred_b)
+        fast_b = _decomposable(metric, yb, pred_b)
         counts = rng.multinomial(len(members), np.full(len(members), 1.0 / len(members)), size=n_boot)
         with np.errstate(divide="ignore", invalid="ignore"):
             stats = fast_a[1](counts @ _family_sums(fast_a[0], inverse, len(members))) - fast_b[1](
@@ -183,7 +224,7 @@ def paired_bootstrap(
         stats = []
         for _ in range(n_boot):
             idx = _resample(members, rng)
-            stats.append(fn(y_true[idx], pred_a[idx]) - fn(y_true[idx], pred_b[idx]))
+            stats.append(fn(y_true[idx], pred_a[idx]) - fn(yb[idx], pred_b[idx]))
         stats = np.array(stats)
     stats = stats[np.isfinite(stats)]
     if len(stats) == 0:
