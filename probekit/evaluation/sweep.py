@@ -368,8 +368,8 @@ class Sweep:
                 return data
         raise KeyError((name, slot))
 
-    def _score_oof(self, data: TargetData, oof: OOF, by_scenario: bool = True) -> list[dict]:
-        y = data.y[oof.idx]
+    def _score_oof(self, data: TargetData, oof: OOF, by_scenario: bool = True, y_all: np.ndarray | None = None) -> list[dict]:
+        y = (data.y if y_all is None else y_all)[oof.idx]
         sym = None if data.symmetry is None else data.symmetry[oof.idx]
         half = None if data.half_extents is None else data.half_extents[oof.idx]
         return score_rows(
@@ -391,7 +391,8 @@ class Sweep:
                     "layer": int(layer), "target": target, "slot": int(slot), "readout": readout, "control": row_control,
                     "unit": "deg" if data.spec.kind == "rotation" else ("1" if data.spec.kind == "binary" else data.spec.unit), "note": "",
                 }
-                rows = self._score_oof(data, oof)
+                y_all = control_labels(self.labels, self.scenarios, data, seed=self.seed) if control == "control_task" else None
+                rows = self._score_oof(data, oof, y_all=y_all)
                 for row in rows:
                     unit = data.spec.unit if row["metric"] == "mae" else ("deg" if row["metric"] == "geodesic_deg" else "1")
                     self.result.rows.append({**base, **row, "unit": unit})
