@@ -183,3 +183,50 @@ def test_cli_train_bad_recipe_exits_2(run_cli, tmp_path):
     result = run_cli("train", tmp_path / "missing.toml", "--out", tmp_path / "out")
     assert result.returncode == 2
     assert result.stderr.startswith("error: recipe") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_default_recipe_is_the_tiny_vjepa2_architecture():
+    import dataclasses
+
+    from probekit.encoders.tiny import TINY_VJEPA2_CONFIG
+    from probekit.training.recipe import REPO_RECIPE
+
+    recipe = load_recipe(REPO_RECIPE)
+    model = dataclasses.asdict(recipe.model)
+    defaults = VJEPA2Config()
+    for key, value in TINY_VJEPA2_CONFIG.items():
+        assert model.get(key, getattr(defaults, key)) == value, key
+
+
+def test_exported_weights_load_as_trained_tiny_vjepa2(tmp_path):
+    """Two steps of the shipped architecture; the export loads through tiny-vjepa2 and equals transformers."""
+    from probekit.encoders.tiny import create_tiny_vjepa2
+    from probekit.training.loop import train
+    from probekit.training.recipe import REPO_RECIPE
+    from probekit.training.ship import ship_model
+
+    rng = np.random.default_rng(1)
+    world = tmp_path / "w.h5"
+    with atomic_h5(world, "world") as f:
+        f["video/rgb"] = rng.integers(0, 255, (3, 16, 64, 64, 3), dtype=np.uint8)
+    recipe = load_recipe(
+        REPO_RECIPE,
+        {
+            "data.path": str(world),
+            "data.monitor_path": str(world),
+            "data.monitor_clips": 3,
+            "optimization.steps": 2,
+            "optimization.batch_size": 2,
+            "optimization.threads": 1,
+        },
+    )
+    result = train(recipe, tmp_path / "run", progress=False)
+    shipped = ship_model(result.model_dir, tmp_path / "weights" / "tiny-vjepa2.safetensors")
+    assert shipped.with_suffix(".md").exists()
+    encoder = create_tiny_vjepa2(weights_path=shipped)
+    assert encoder.weights == "trained"
+    reference = VJEPA2Model.from_pretrained(result.model_dir).eval()
+    ours = encoder.model if hasattr(encoder, "model") else None
+    assert ours is not None
+    for (name, a), (_, b) in zip(sorted(ours.state_dict().items()), sorted(reference.state_dict().items())):
+        assert torch.equal(a, b), name

@@ -17,6 +17,7 @@ def train(
     stop_after: Optional[int] = typer.Option(None, "--stop-after", help="Stop with a checkpoint after this many steps."),
     data: Optional[Path] = typer.Option(None, "--data", help="Override data.path (a world file)."),
     monitor_data: Optional[Path] = typer.Option(None, "--monitor-data", help="Override data.monitor_path."),
+    ship: bool = typer.Option(False, "--ship", help="Install the result as the package's tiny-vjepa2 weights."),
 ) -> None:
     """Train the recipe's V-JEPA 2 on probekit worlds and export it as safetensors with a model card."""
     from probekit.training.loop import train as run_training
@@ -33,6 +34,10 @@ def train(
     if result is None:
         typer.echo(f"stopped with a checkpoint in {out}; continue with --resume")
         return
+    if ship:
+        from probekit.training.ship import ship_model
+
+        typer.echo(f"shipped as {ship_model(result.model_dir)}")
     typer.echo(
         f"trained {result.steps} steps, final loss {result.final_loss:.4f}; effective rank trained "
         f"{result.effective_rank_trained:.2f} vs random twin {result.effective_rank_random:.2f}; model in {result.model_dir}"

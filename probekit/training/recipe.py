@@ -18,6 +18,9 @@ else:  # pragma: no cover
 
 MASKINGS = ("multiblock", "future")
 
+#: The recipe that trains the shipped ``tiny-vjepa2`` weights.
+REPO_RECIPE = Path(__file__).resolve().parents[2] / "extract" / "tiny-vjepa2.train.toml"
+
 
 @dataclass
 class ModelSection:
