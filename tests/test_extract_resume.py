@@ -45,7 +45,7 @@ def _datasets(path):
 
 
 def test_kill9_then_resume_is_bitwise_equal(tmp_path, run_cli):
-    world = generated_world(8, seed=3)
+    world = generated_world(20, seed=3)  # long enough that at least two kills land
     reference = tmp_path / "reference.h5"
     threads = torch.get_num_threads()
     try:  # the uninterrupted run, in this process with the same options (one thread)
