@@ -257,7 +257,7 @@ def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tu
     bar = tqdm(total=stop - start, initial=done_clips, unit="clip", desc=f"extract {encoder.name}",
                disable=not config.progress, file=sys.stderr, dynamic_ncols=True)
     # Reading the next batch and writing the last one run in two background threads while the
-    # current batch is encoded; at most two batches wait to be written, so memory stays bounded.
+    # current batch is encoded; at most one batch is being written, so memory stays bounded.
     pending: deque[Future] = deque()
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probekit-writer") as writer_thread, \
@@ -268,7 +268,7 @@ def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tu
                 loaded = upcoming.result()
                 upcoming = load(*todo[k + 1][1:]) if k + 1 < len(todo) else None
                 arrays = _encode_unit(loaded, encoder, layers, pool, config)
-                while len(pending) >= 2:
+                while pending:  # the previous batch finished writing while this one was encoded
                     pending.popleft().result()
                 pending.append(writer_thread.submit(writer.commit, unit, a, b, arrays))
                 pending[-1].add_done_callback(lambda _f, n=b - a: bar.update(n))
@@ -316,7 +316,7 @@ def _encode_unit(loaded: _LoadedUnit, encoder: Encoder, layers: list[int], pool:
     arrays: dict[str, np.ndarray] = {"layout/frame_order": loaded.frame_order}
     for i in layers:
         for kind, values in pool_tokens(output.tokens[i], pool, coverage).items():
-            arrays[f"layers/{i}/{kind}"] = values.astype(config.dtype)
+            arrays[f"layers/{i}/{kind}"] = values.astype(config.dtype, copy=False)
         if i in output.special:
             arrays[f"layers/{i}/special"] = output.special[i].detach().float().cpu().numpy().astype(config.dtype)
     for name, values in loaded.labels.items():
