@@ -247,9 +247,9 @@ def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tu
     clip_strings = {k: v[start:stop] for k, v in source.clip_table().items()}
     writer.start_assembly(stop - start, attrs=attrs, clip_strings=clip_strings, static=static,
                           compression=config.compression, offset=start)
-    for unit, _ in enumerate(units):  # units committed before an interruption
+    for unit, (a, b) in enumerate(units):  # units committed before an interruption: labels are recomputed
         if writer.is_done(unit):
-            writer.append(unit)
+            writer.append(unit, _label_arrays(_load_unit(source, encoder, layout, config, a, b)))
     todo = [(u, a, b) for u, (a, b) in enumerate(units) if not writer.is_done(u)]
     done_clips = sum(b - a for u, (a, b) in enumerate(units) if writer.is_done(u))
     from tqdm import tqdm
@@ -268,9 +268,10 @@ def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tu
                 loaded = upcoming.result()
                 upcoming = load(*todo[k + 1][1:]) if k + 1 < len(todo) else None
                 arrays = _encode_unit(loaded, encoder, layers, pool, config)
+                derived = _label_arrays(loaded)
                 while pending:  # the previous batch finished writing while this one was encoded
                     pending.popleft().result()
-                pending.append(writer_thread.submit(writer.commit, unit, a, b, arrays))
+                pending.append(writer_thread.submit(writer.commit, unit, a, b, arrays, derived))
                 pending[-1].add_done_callback(lambda _f, n=b - a: bar.update(n))
             while pending:
                 pending.popleft().result()
@@ -313,15 +314,18 @@ def _encode_unit(loaded: _LoadedUnit, encoder: Encoder, layers: list[int], pool:
     if coverage is not None:  # converted once for all layers
         coverage = torch.from_numpy(coverage.astype(np.float32))
     output = encoder.encode(loaded.batch.video, loaded.batch.labels, layers)
-    arrays: dict[str, np.ndarray] = {"layout/frame_order": loaded.frame_order}
+    arrays: dict[str, np.ndarray] = {"layout/frame_order": loaded.frame_order}  # committed: features and frame order
     for i in layers:
         for kind, values in pool_tokens(output.tokens[i], pool, coverage).items():
             arrays[f"layers/{i}/{kind}"] = values.astype(config.dtype, copy=False)
         if i in output.special:
             arrays[f"layers/{i}/special"] = output.special[i].detach().float().cpu().numpy().astype(config.dtype)
-    for name, values in loaded.labels.items():
-        arrays[f"labels/{name}"] = values
     return arrays
+
+
+def _label_arrays(loaded: _LoadedUnit) -> dict[str, np.ndarray]:
+    """The aligned labels of a unit, as store datasets (recomputed on resume, not kept in units)."""
+    return {f"labels/{name}": values for name, values in loaded.labels.items()}
 
 
 def _merge_ranks(out: str, rank: int, world: int) -> None:

@@ -5,7 +5,8 @@ folder next to the output (``.<out>.parts/unit-000012.h5``), written under a tem
 flushed to disk and renamed: a unit either exists whole or not at all, so a ``kill -9`` at any
 moment leaves every committed unit readable. While the run is going, the output path holds a
 small *incomplete* store (``complete = False``) that readers refuse with a message naming
-``--resume``. Each committed unit is also copied into the store being assembled (``assembly.h5`` in the parts
+``--resume``. Units hold the features and frame order; the aligned labels are cheap to recompute from the
+source and are not kept in them. Each committed unit is also copied into the store being assembled (``assembly.h5`` in the parts
 folder, rebuilt from the units on resume); at the end it is marked complete and renamed to the
 output path, and the parts folder is removed. The store's contents depend only on the units', so a
 resumed run gives the same bytes in every dataset as an uninterrupted one.
@@ -213,6 +214,7 @@ class UnitWriter:
                 self._options["compression_opts"] = 4
         self._targets: dict[str, h5py.Dataset] = {}
         self._appended: set[int] = set()
+        self._ranges: dict[int, tuple[int, int]] = {}
         f = self._assembly = h5py.File(self.assembly_path, "w")
         f.attrs["format"], f.attrs["schema_version"], f.attrs["complete"] = fmt, version, False
         for key, value in attrs.items():
@@ -222,29 +224,49 @@ class UnitWriter:
         for name, array in static.items():
             f.create_dataset(name, data=array, track_times=False)
 
-    def append(self, unit: int) -> None:
-        """Copy committed unit ``unit`` into the store being assembled."""
-        f = self._assembly
-        with h5py.File(self.unit_path(unit), "r") as part:
-            start, stop = int(part.attrs["start"]) - self._offset, int(part.attrs["stop"]) - self._offset
-            if not self._targets:
+    def append(self, unit: int, derived: Mapping[str, np.ndarray], arrays: Mapping[str, np.ndarray] | None = None) -> None:
+        """Add unit ``unit`` to the store being assembled.
+
+        Parameters
+        ----------
+        unit
+            A committed unit.
+        derived
+            Arrays that are not kept in the unit file because they are cheap to recompute from the
+            source (the aligned labels).
+        arrays
+            The unit's committed arrays when still in memory; read back from its file otherwise.
+        """
+        if arrays is None:
+            with h5py.File(self.unit_path(unit), "r") as part:
                 names: list[str] = []
                 part.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
-                for name in sorted(names):
-                    source = part[name]
-                    shape = (self._n_clips,) + source.shape[1:]
-                    chunks = (1,) + source.shape[1:] if source.ndim > 1 else (min(self._n_clips, 4096),)
-                    fill = np.nan if source.dtype.kind == "f" else None
-                    self._targets[name] = f.create_dataset(name, shape=shape, dtype=source.dtype, chunks=chunks,
-                                                           fillvalue=fill, track_times=False, **self._options)
-            for name, target in self._targets.items():
-                target[start:stop] = part[name][()]
+                arrays = {name: part[name][()] for name in names}
+                start, stop = int(part.attrs["start"]), int(part.attrs["stop"])
+        else:
+            start, stop = self._ranges[unit]
+        start, stop = start - self._offset, stop - self._offset
+        everything = {**arrays, **derived}
+        f = self._assembly
+        if not self._targets:
+            for name in sorted(everything):
+                source = everything[name]
+                shape = (self._n_clips,) + source.shape[1:]
+                chunks = (1,) + source.shape[1:] if source.ndim > 1 else (min(self._n_clips, 4096),)
+                fill = np.nan if source.dtype.kind == "f" else None
+                self._targets[name] = f.create_dataset(name, shape=shape, dtype=source.dtype, chunks=chunks,
+                                                       fillvalue=fill, track_times=False, **self._options)
+        if sorted(everything) != sorted(self._targets):
+            raise FileFormatError(f"{self.unit_path(unit)}: holds other datasets than the first unit; start again with --overwrite")
+        for name, target in self._targets.items():
+            target[start:stop] = everything[name]
         self._appended.add(unit)
 
-    def commit(self, unit: int, start: int, stop: int, arrays: Mapping[str, np.ndarray]) -> None:
-        """Write unit ``unit`` durably, then append it to the store being assembled."""
+    def commit(self, unit: int, start: int, stop: int, arrays: Mapping[str, np.ndarray], derived: Mapping[str, np.ndarray]) -> None:
+        """Write unit ``unit`` durably (``arrays`` only), then append it with ``derived`` to the store being assembled."""
         self.write_unit(unit, start, stop, arrays)
-        self.append(unit)
+        self._ranges[unit] = (start, stop)
+        self.append(unit, derived, arrays)
 
     def finish(self, units: Iterable[int]) -> Path:
         """Append any unit not appended yet, mark the store complete and move it to the output path."""
@@ -253,9 +275,10 @@ class UnitWriter:
         if missing:
             self._assembly.close()
             raise FileFormatError(f"{self.out}: units {missing[:5]} are missing; run again with --resume")
-        for unit in units:
-            if unit not in self._appended:
-                self.append(unit)
+        missing = [u for u in units if u not in self._appended]
+        if missing:
+            self._assembly.close()
+            raise FileFormatError(f"{self.out}: units {missing[:5]} were not assembled; run again with --resume")
         self._assembly.attrs["complete"] = True
         self._assembly.close()
         with open(self.assembly_path, "rb+") as handle:
