@@ -7,7 +7,7 @@ processor and forward pass with every hidden state; the bare loop then drops the
 
 Usage::
 
-    python benchmarks/bench_extract.py [--clips 64] [--batch-size 8] [--encoder tiny-vjepa2] [--repeats 2]
+    python benchmarks/bench_extract.py [--clips 128] [--batch-size 8] [--threads 1] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -53,11 +53,11 @@ def extract_once(world: Path, out: Path, encoder, batch_size: int, pool: str) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=64, help="families to generate (one clip each)")
+    parser.add_argument("--clips", type=int, default=128, help="families to generate (one clip each)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--encoder", default="tiny-vjepa2")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", type=Path, default=None, help="use this world file instead of generating one")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
     args = parser.parse_args()
