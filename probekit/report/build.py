@@ -285,10 +285,12 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
         fig = figures.layer_curves(results, d.target, d.slot, metric=d.metric, selection=selection, stores=run.stores, colors=colors)
         curves.figures.append(_render_figure(
             fig, "curves", f"{d.name}: score by layer",
-            f"{METRIC_NAMES.get(d.metric, d.metric)} on held-out families against encoder layer, one line per "
-            "encoder (colour) and readout (line style); bands: 95% bootstrap intervals over families; dashed: "
-            "nuisance baseline, dotted: mask-geometry baseline of object-token readouts; black dashed: ceiling; "
-            "grey: chance; stars: layers chosen by inner CV (large star: the chosen readout)."))
+            f"{d.name}: {METRIC_NAMES.get(d.metric, d.metric)} on held-out families by layer."))
+    curves.intro = (
+        "One panel per target: held-out score against encoder layer, one line per encoder (colour, the same in "
+        "every figure) and readout (line style); bands: 95% bootstrap intervals over families; thin dashed: the "
+        "nuisance baseline; dotted: the mask-geometry baseline of object-token readouts; black dashed: the ceiling "
+        "(the readout on ground-truth masks and depth); grey: chance; stars: layers chosen by inner CV.")
     if not curves.figures:
         curves.absent = "No target has a finite score, so there are no curves."
 
@@ -340,9 +342,9 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
         for pattern in PATTERNS:
             names = [d.name for d in scored if d.store == store and d.pattern == pattern]
             if names:
-                parts.append(f"{pattern}: {', '.join(names)}")
+                parts.append((pattern, ", ".join(names)))
         if parts:
-            headline.append(f"{store}: " + "; ".join(parts) + ".")
+            headline.append((store, parts))
     return {
         "title": f"probekit report: {run.path.name}",
         "run_path": str(run.path),

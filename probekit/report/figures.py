@@ -128,7 +128,7 @@ def layer_curves(
     selection = pd.DataFrame() if selection is None else selection
     rows = rows[rows["metric"] == metric]
     unit = next((u for u in rows["unit"] if u), "")
-    fig, ax = _subplots(figsize=(7.2, 3.9), layout="constrained")
+    fig, ax = _subplots(figsize=(6.4, 5.0), layout="constrained")
     all_layers = sorted({int(v) for v in rows.loc[rows["layer"] >= 0, "layer"]})
     span = (min(all_layers), max(all_layers)) if all_layers else (0, 1)
     if span[0] == span[1]:
@@ -192,8 +192,9 @@ def layer_curves(
     if metric in LOWER_IS_BETTER:
         ax.invert_yaxis()
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5, frameon=False,
-              title="★ = layer chosen by inner CV", title_fontsize=7.5)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=7.5, frameon=False,
+               title="★ = layer chosen by inner CV (large: the chosen readout)", title_fontsize=7.5)
     return fig
 
 
