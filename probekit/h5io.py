@@ -182,7 +182,7 @@ def get_attr(obj: h5py.HLObject, key: str, default: Any = None) -> Any:
     value = obj.attrs[key]
     if isinstance(value, bytes):
         value = value.decode()
-    if isinstance(value, str) and value[:1] in "[{" or value == "null":
+    if isinstance(value, str) and (value[:1] in "[{" or value == "null"):
         try:
             return json.loads(value)
         except (TypeError, ValueError):
