@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from probekit.report import figures
 from probekit.report.diagnosis import Thresholds, diagnose
+from probekit.report.latents import label_per_point
 from probekit.rundir import Run
 
 __all__ = ["layer_curves", "heatmap", "selectivity", "diagnosis_summary", "umap", "store_colors"]
@@ -84,24 +85,13 @@ def umap(store, layer: int, color: np.ndarray | str, *, slot: int = 0, kind: str
     """
     features = np.asarray(store.features(layer, kind), dtype=np.float32)
     flat = features.reshape(-1, features.shape[-1])
-    steps = features.shape[1] if kind == "time" else 1
-    label = str(color) if isinstance(color, str) else "value"
     if isinstance(color, str):
-        values = np.asarray(store.labels(color), dtype=float)
-        if color.startswith("clip/"):
-            values = values[:, slot] if values.ndim > 1 else values
-            values = np.repeat(values.reshape(len(values), -1)[:, :1], steps, axis=1)
-        else:
-            if values.ndim >= 3:
-                values = values[:, :, slot]
-            if kind == "mean":
-                values = np.nanmean(values, axis=1)
-        if values.ndim > 2 or (kind == "mean" and values.ndim > 1):
-            values = np.linalg.norm(values.reshape(values.shape[0], -1 if kind == "mean" else values.shape[1], *([] if kind == "mean" else [-1])), axis=-1)
-            label = f"‖{label}‖"
-        values = values.reshape(-1)
+        values, is_norm = label_per_point(store, color, slot, kind)
+        label = f"‖{color}‖" if is_norm else color
     else:
-        values = np.asarray(color).reshape(-1)
+        values, label = np.asarray(color, dtype=float).reshape(-1), "value"
+    if len(values) != len(flat):
+        raise ValueError(f"color has {len(values)} values for {len(flat)} latent vectors")
     keep = np.isfinite(flat).all(axis=1) & np.isfinite(values)
     flat, values = flat[keep], values[keep]
     if len(flat) > max_points:

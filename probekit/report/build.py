@@ -173,25 +173,12 @@ def _umap_section(run: Run, diagnoses: list[TargetDiagnosis], umap_target: str |
 
 def _umap_colours(store, chosen: TargetDiagnosis | None, n_clips: int, steps: int) -> tuple[np.ndarray, str, bool]:
     """Per-point colour values for the UMAP: the target's label, else the clip's scenario."""
+    from probekit.report.latents import label_per_point
+
     if chosen is not None:
-        name = chosen.target if chosen.target in store.label_names else f"clip/{chosen.target}"
-        label = np.asarray(store.labels(name), dtype=float)
-        unit = chosen.unit or "unitless"
-        if name.startswith("clip/"):
-            label = label[:, chosen.slot] if chosen.slot >= 0 and label.ndim > 1 else label
-            label = np.repeat(label.reshape(n_clips, -1)[:, :1], steps, axis=1)
-        else:
-            if chosen.slot >= 0 and label.ndim >= 3:
-                label = label[:, :, chosen.slot]
-                if "exists" in store.label_names:
-                    exists = np.asarray(store.labels("exists"))[:, :, chosen.slot].astype(bool)
-                    label = np.where(exists.reshape(exists.shape + (1,) * (label.ndim - 2)), label, np.nan)
-            if steps == 1:
-                label = np.nanmean(label, axis=1, keepdims=True) if label.ndim >= 2 else label[:, None]
-        vector = label.ndim > 2
-        if vector:
-            label = np.linalg.norm(label.reshape(label.shape[0], label.shape[1], -1), axis=-1)
-        return label.reshape(-1), (f"‖{chosen.name}‖" if vector else chosen.name) + f" ({unit})", False
+        values, is_norm = label_per_point(store, chosen.target, chosen.slot, "time" if steps > 1 else "mean")
+        name = f"‖{chosen.name}‖" if is_norm else chosen.name
+        return values, f"{name} ({chosen.unit or 'unitless'})", False
     clips = store.clips()
     scenario = clips["scenario"].to_numpy() if "scenario" in clips else np.array(["all"] * n_clips)
     return np.repeat(scenario, steps), "scenario", True
