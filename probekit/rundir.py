@@ -21,6 +21,11 @@ from probekit.errors import FileFormatError
 RUN_FORMAT = "probekit.run"
 RUN_SCHEMA_VERSION = 1
 
+#: ``control`` values that mark a store's own scores: the store is an encoder (``none``) or
+#: stands for a control itself (random weights, pixels, shuffled frames). Other control values
+#: are baselines fitted beside a store's readouts (nuisance, geometry, control_task, ceiling).
+STORE_CONTROLS = ("none", "random_init", "pixels", "shuffled")
+
 #: Columns every results table has (docs/formats.md).
 RESULT_COLUMNS = (
     "store", "store_hash", "encoder", "weights", "layer", "target", "slot", "readout", "control",
@@ -55,10 +60,12 @@ class Run:
 
     @property
     def stores(self) -> list[str]:
-        """Store labels in the order of the manifest's inputs (then any others in the table)."""
+        """Labels of the probed stores: the manifest's inputs first, in order, then any other store
+        with its own scores in the table (not the label-only baselines)."""
+        own = self.results[self.results["control"].isin(STORE_CONTROLS) & self.results["score"].notna()]
+        present = [str(s) for s in own["store"].drop_duplicates() if str(s)]
         labels = [str(entry.get("label")) for entry in self.manifest.get("inputs", [])]
-        labels += [s for s in self.results["store"].drop_duplicates() if s not in labels]
-        return [s for s in labels if s in set(self.results["store"])] or labels
+        return [s for s in labels if s in present] + [s for s in present if s not in labels]
 
     @property
     def stages(self) -> list[str]:

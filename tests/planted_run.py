@@ -1,9 +1,12 @@
 """A run directory with planted numbers whose right diagnosis is written down (test helper).
 
-Built with pandas exactly as docs/formats.md lays a run directory out, so the report can be
-tested against a known answer independently of the probe engine. Two stores: ``planted``
-(layers 0-3) and the pixel baseline ``pixels`` (layer 0); a small latent store on disk for the
-UMAP when ``with_store`` is set.
+Built with pandas as docs/formats.md and the probe engine lay a run directory out, so the report
+can be tested against a known answer independently of the probe engine: two stores, ``planted``
+(layers 0-3) and the pixel baseline ``pixels`` (layer 0, rows with control ``pixels``); the
+label-only baselines (nuisance, mask geometry, ceiling) in the ``labels`` pseudo-store at layer
+-1; ``selection.csv`` with ``choice`` = ``layer`` / ``readout`` rows whose score is the nested
+selection's (here 0.01 below the row at the modal layer, so a report quoting the wrong one is
+caught). A small latent store on disk for the UMAP when ``with_store`` is set.
 """
 
 from __future__ import annotations
@@ -23,14 +26,15 @@ EXPECTED = {
     ("planted", "gravity", -1): "not carried",
 }
 
-#: Layer and readout chosen by inner CV (selection.csv) and the score the report must quote.
+#: Layer and readout chosen by inner CV (selection.csv) and the nested score the report must quote.
 CHOSEN = {
-    ("planted", "position_camera", 0): ("object", 2, 0.85),
-    ("planted", "acceleration_world", 0): ("mlp", 3, 0.05),
-    ("planted", "velocity_world", 0): ("linear", 1, 0.04),
-    ("planted", "contact_interval", 0): ("mlp", 2, 0.88),
-    ("planted", "gravity", -1): ("linear", 1, 0.01),
+    ("planted", "position_camera", 0): ("object", 2, 0.84),
+    ("planted", "acceleration_world", 0): ("mlp", 3, 0.04),
+    ("planted", "velocity_world", 0): ("linear", 1, 0.03),
+    ("planted", "contact_interval", 0): ("mlp", 2, 0.87),
+    ("planted", "gravity", -1): ("linear", 1, 0.0),
 }
+NESTED_OFFSET = -0.01
 
 UNITS = {"position_camera": "m", "acceleration_world": "m/s^2", "velocity_world": "m/s", "contact_interval": "1", "gravity": "m/s^2"}
 METRICS = {"contact_interval": "balanced_accuracy"}
@@ -55,15 +59,15 @@ CURVES = {
     ("pixels", "gravity", -1, "linear"): [0.02],
 }
 
-# (store, target, slot, readout, control) -> score (stored once at layer -1, layer-free)
+# label-only baselines: (target, slot, readout, control) -> score, in the "labels" store at layer -1
 CONTROLS = {
-    ("planted", "position_camera", 0, "object", "geometry"): 0.50,
-    ("planted", "acceleration_world", 0, "object", "geometry"): 0.02,
-    ("planted", "contact_interval", 0, "object", "geometry"): 0.60,
-    ("planted", "position_camera", 0, "linear", "ceiling"): 0.90,
-    ("planted", "acceleration_world", 0, "linear", "ceiling"): 0.55,
-    ("planted", "contact_interval", 0, "linear", "ceiling"): 0.95,
-    ("planted", "gravity", -1, "linear", "ceiling"): 0.01,
+    ("position_camera", 0, "object", "geometry"): 0.50,
+    ("acceleration_world", 0, "object", "geometry"): 0.02,
+    ("contact_interval", 0, "object", "geometry"): 0.60,
+    ("position_camera", 0, "linear", "ceiling"): 0.90,
+    ("acceleration_world", 0, "linear", "ceiling"): 0.55,
+    ("contact_interval", 0, "linear", "ceiling"): 0.95,
+    ("gravity", -1, "linear", "ceiling"): 0.01,
 }
 NUISANCE = {"position_camera": 0.10, "acceleration_world": 0.02, "velocity_world": 0.01, "contact_interval": 0.55, "gravity": 0.00}
 HALF_WIDTH = 0.03
@@ -71,7 +75,7 @@ HALF_WIDTH = 0.03
 
 def _row(store: str, layer: int, target: str, slot: int, readout: str, control: str, score: float,
          metric: str, scenario: str = "all", half: float = HALF_WIDTH) -> dict:
-    encoder, weights = ("pixels", "none") if store == "pixels" else ("planted", "planted")
+    encoder, weights = {"pixels": ("pixels", "none"), "labels": ("", "")}.get(store, ("planted", "planted"))
     folds = [round(score + d, 4) for d in (-0.02, -0.01, 0.0, 0.01, 0.02)]
     return {
         "store": store, "store_hash": f"hash-{store}", "encoder": encoder, "weights": weights,
@@ -86,31 +90,29 @@ def planted_results() -> pd.DataFrame:
     rows: list[dict] = []
     for (store, target, slot, readout), curve in CURVES.items():
         metric = METRICS.get(target, "r2")
+        own = "pixels" if store == "pixels" else "none"
         for layer, score in enumerate(curve):
-            rows.append(_row(store, layer, target, slot, readout, "none", score, metric))
+            rows.append(_row(store, layer, target, slot, readout, own, score, metric))
             if store == "planted" and readout == "linear":
-                # nuisance replicated per layer for the linear readout ...
-                rows.append(_row(store, layer, target, slot, readout, "nuisance", NUISANCE[target], metric))
                 rows.append(_row(store, layer, target, slot, readout, "control_task", max(score - 0.3, 0.0), metric))
                 rows.append(_row(store, layer, target, slot, readout, "control_task", min(0.3, score), "selectivity"))
-        if store == "planted" and readout != "linear":
-            # ... and stored once (layer -1) for the others
-            rows.append(_row(store, -1, target, slot, readout, "nuisance", NUISANCE[target], metric))
-        if store == "pixels":
-            rows.append(_row(store, -1, target, slot, readout, "nuisance", NUISANCE[target], metric))
-        if metric == "balanced_accuracy":
-            rows.append(_row(store, 0, target, slot, readout, "none", 0.3, "base_rate", half=0.0))
-    for (store, target, slot, readout, control), score in CONTROLS.items():
-        rows.append(_row(store, -1, target, slot, readout, control, score, METRICS.get(target, "r2")))
+            if metric == "balanced_accuracy":
+                rows.append(_row(store, layer, target, slot, readout, own, 0.3, "base_rate", half=0.0))
+    for target, value in NUISANCE.items():
+        slot = -1 if target == "gravity" else 0
+        rows.append(_row("labels", -1, target, slot, "linear", "nuisance", value, METRICS.get(target, "r2")))
+    for (target, slot, readout, control), score in CONTROLS.items():
+        rows.append(_row("labels", -1, target, slot, readout, control, score, METRICS.get(target, "r2")))
     for scenario, score in (("drop", 0.81), ("collide", 0.77)):
-        rows.append(_row("planted", 2, "position_camera", 0, "linear", "none", score, "r2", scenario=scenario, half=0.06))
-    rows.append({**_row("planted", -1, "mass", 0, "linear", "none", float("nan"), "r2"), "unit": "kg",
+        rows.append(_row("planted", 2, "position_camera", 0, "object", "none", score, "r2", scenario=scenario, half=0.06))
+    rows.append({**_row("", -1, "mass", 0, "", "none", float("nan"), ""), "unit": "",
                  "note": "constant target: every clip has mass 1.0 kg"})
     return pd.DataFrame(rows)
 
 
 def planted_selection() -> pd.DataFrame:
-    """selection.csv: layer per readout, and a ``chosen`` flag on the readout chosen per target."""
+    """selection.csv as the probe engine writes it: ``choice == "layer"`` rows (layer chosen per
+    readout, most often over folds, with the nested score) and ``choice == "readout"`` rows."""
     layers = {
         ("planted", "position_camera", 0): {"linear": 2, "object": 2, "mlp": 2},
         ("planted", "acceleration_world", 0): {"linear": 2, "object": 2, "mlp": 3},
@@ -118,13 +120,20 @@ def planted_selection() -> pd.DataFrame:
         ("planted", "contact_interval", 0): {"linear": 2, "object": 2, "mlp": 2},
         ("planted", "gravity", -1): {"linear": 1},
     }
+    layers.update({("pixels", t, s): {"linear": 0} for _, t, s in CHOSEN})
     rows = []
-    for key, per_readout in layers.items():
+    for (store, target, slot), per_readout in layers.items():
+        metric = METRICS.get(target, "r2")
         for readout, layer in per_readout.items():
-            rows.append({"store": key[0], "target": key[1], "slot": key[2], "readout": readout, "layer": layer,
-                         "chosen": readout == CHOSEN[key][0]})
-    for target, slot in {(k[1], k[2]) for k in CHOSEN}:
-        rows.append({"store": "pixels", "target": target, "slot": slot, "readout": "linear", "layer": 0, "chosen": True})
+            score = round(CURVES[(store, target, slot, readout)][layer] + NESTED_OFFSET, 6)
+            base = {"store": store, "store_hash": f"hash-{store}", "target": target, "slot": slot, "readout": readout,
+                    "layer": layer, "inner_score": score + 0.01, "metric": metric, "score": score,
+                    "ci_low": score - HALF_WIDTH, "ci_high": score + HALF_WIDTH, "n": 480, "n_families": 48}
+            folds = [layer] * 5 if store == "pixels" or (target, readout) != ("position_camera", "linear") else [2, 2, 3, 2, 2]
+            rows.append({**base, "choice": "layer", "per_fold": json.dumps(folds)})
+            chosen = CHOSEN.get((store, target, slot), ("linear",))[0]
+            if readout == chosen:
+                rows.append({**base, "choice": "readout", "per_fold": json.dumps([readout] * 5)})
     return pd.DataFrame(rows)
 
 

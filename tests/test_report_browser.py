@@ -35,7 +35,7 @@ def _expected_figures(run_dir: Path) -> dict[str, int]:
     """What the run's sections call for, computed from the run directory itself."""
     run = load_run(run_dir)
     results = run.results
-    scored = results[(results["control"] == "none") & results["score"].notna()]
+    scored = results[results["control"].isin(["none", "pixels", "random_init", "shuffled"]) & results["score"].notna()]
     has_store = any(run.store_path(s) is not None for s in run.stores)
     return {
         "summary": 1,

@@ -63,21 +63,24 @@ def planted_report(tmp_path_factory):
     return run_dir, out
 
 
-def test_diagnosis_in_the_html_states_the_planted_patterns_with_the_tables_numbers(planted_report):
+def test_diagnosis_in_the_html_states_the_planted_patterns_with_the_runs_numbers(planted_report):
     run_dir, out = planted_report
-    results = load_run(run_dir).results
+    run = load_run(run_dir)
     items = {(i["data-store"], i["data-target"], int(i["data-slot"])): i for i in _parse(out).items}
     for key, pattern in EXPECTED.items():
         item = items[key]
         assert item["data-pattern"] == pattern
         readout, layer, _ = CHOSEN[key]
         store, target, slot = key
-        row = results[(results["store"] == store) & (results["target"] == target) & (results["slot"] == slot)
-                      & (results["readout"] == readout) & (results["layer"] == layer) & (results["control"] == "none")
-                      & (results["scenario"] == "all") & (results["metric"].isin(["r2", "balanced_accuracy"]))].iloc[0]
+        sel = run.selection
+        row = sel[(sel["store"] == store) & (sel["target"] == target) & (sel["slot"] == slot)
+                  & (sel["readout"] == readout) & (sel["choice"] == "readout")].iloc[0]
         for number in (row["score"], row["ci_low"], row["ci_high"]):
             assert fmt(number) in item["text"], (key, fmt(number), item["text"])
         assert f"layer {layer}" in item["text"] and f"{readout} readout" in item["text"]
+        baseline = run.results[(run.results["store"] == "labels") & (run.results["target"] == target)
+                               & (run.results["control"] == ("geometry" if readout == "object" else "nuisance"))]
+        assert fmt(baseline["score"].iloc[0]) in item["text"]
 
 
 def test_report_is_self_contained_and_has_one_figure_per_planned_plot(planted_report):
@@ -89,7 +92,8 @@ def test_report_is_self_contained_and_has_one_figure_per_planned_plot(planted_re
     text = out.read_text(encoding="utf-8")
     assert not re.search(r"url\((?!#)", text.split("</style>")[0].split("<style>")[1])  # no CSS fetches
     results = load_run(run_dir).results
-    targets = results[(results["control"] == "none") & results["score"].notna()][["target", "slot"]].drop_duplicates()
+    own = results["control"].isin(["none", "pixels", "random_init", "shuffled"])
+    targets = results[own & results["score"].notna()][["target", "slot"]].drop_duplicates()
     # summary + one curve per target + heatmap + selectivity + UMAP (the planted store is on disk)
     assert page.figures == 1 + len(targets) + 1 + 1 + 1
     assert "This run has no metrics stage" in text and "This run has no surprise stage" in text

@@ -24,7 +24,7 @@ from probekit.report.diagnosis import (
     sentence,
     target_name,
 )
-from probekit.rundir import Run, load_run
+from probekit.rundir import STORE_CONTROLS, Run, load_run
 
 #: Later stages a run may hold, in report order: manifest stage name -> section title.
 LATER_STAGES = {
@@ -110,7 +110,7 @@ def _scenario_table(run: Run, diagnoses: list[TargetDiagnosis]) -> pd.DataFrame:
             continue
         found = results[(results["store"] == d.store) & (results["target"] == d.target) & (results["slot"] == d.slot)
                         & (results["readout"] == d.chosen.readout) & (results["layer"] == d.chosen.layer)
-                        & (results["control"] == "none") & (results["metric"] == d.metric) & (results["scenario"] != "all")]
+                        & results["control"].isin(STORE_CONTROLS) & (results["metric"] == d.metric) & (results["scenario"] != "all")]
         for row in found.itertuples(index=False):
             rows.append({"store": d.store, "target": d.name, "readout": d.chosen.readout, "layer": d.chosen.layer,
                          "scenario": row.scenario, "metric": METRIC_NAMES.get(d.metric, d.metric),

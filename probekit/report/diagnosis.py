@@ -26,12 +26,13 @@ The pattern the evidence fits, per target:
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
-from typing import Iterable
-
 import numpy as np
 import pandas as pd
+
+from probekit.rundir import STORE_CONTROLS
 
 #: Metrics in the order one is chosen as a target's primary metric.
 METRIC_PRIORITY = ("r2", "balanced_accuracy", "auroc", "accuracy", "geodesic_deg", "mae")
@@ -55,6 +56,8 @@ METRIC_NAMES = {
     "base_rate": "base rate",
 }
 PATTERNS = ("encoded", "entangled", "over-invariant", "not carried")
+#: ``control`` values of baselines fitted beside a store's readouts.
+ROW_CONTROLS = ("nuisance", "geometry", "control_task", "ceiling")
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,11 @@ class ReadoutEvidence:
         False when ``selection.csv`` lacked this readout and the best test layer was used.
     controls
         Every control level found at this readout and layer, by control name.
+    nested
+        True when the score is the nested-selection score of ``selection.csv`` (layer chosen
+        per outer fold); ``layer`` is then the layer chosen most often.
+    per_fold_layers
+        The layer chosen in each outer fold, when the run records it.
     """
 
     readout: str
@@ -129,6 +137,8 @@ class ReadoutEvidence:
     beats: bool
     layer_by_inner_cv: bool = True
     controls: dict[str, Score] = field(default_factory=dict)
+    nested: bool = False
+    per_fold_layers: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -200,61 +210,126 @@ def chance_level(metric: str, rows: pd.DataFrame | None = None) -> float | None:
     return None
 
 
+def target_unit(results: pd.DataFrame, target: str, slot: int) -> str:
+    """The target's own unit (from its MAE rows, which carry it; scores such as R² are unitless)."""
+    rows = results[(results["target"] == target) & (results["slot"] == slot)]
+    for pool in (rows[rows["metric"] == "mae"], rows[rows["metric"] == "geodesic_deg"], rows):
+        units = [u for u in pool["unit"] if u and u != "1"]
+        if units:
+            return str(units[0])
+    return "1"
+
+
 def targets_of(results: pd.DataFrame) -> list[tuple[str, int]]:
     """(target, slot) pairs in the order they first appear in the table."""
     pairs = results[["target", "slot"]].drop_duplicates()
     return [(str(t), int(s)) for t, s in pairs.itertuples(index=False)]
 
 
-def selected_layer(selection: pd.DataFrame, store: str, target: str, slot: int, readout: str) -> int | None:
-    """Layer chosen by inner CV for one readout, from ``selection.csv`` (None if absent)."""
-    if selection.empty or not {"store", "target", "slot", "readout", "layer"} <= set(selection.columns):
-        return None
-    rows = selection[
+def _is_true(value: object) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def main_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows that score a store itself (control ``none`` or the store's own control kind:
+    ``random_init``, ``pixels``, ``shuffled``), not a control fitted beside it."""
+    return results[results["control"].isin(STORE_CONTROLS)]
+
+
+def probe_stores(results: pd.DataFrame) -> list[str]:
+    """Stores with at least one finite main score, in table order (the ``labels`` pseudo-store
+    that holds the label-only baselines is not one)."""
+    rows = main_rows(results)
+    rows = rows[np.isfinite(rows["score"].to_numpy(dtype=float)) & (rows["store"] != "")]
+    return [str(s) for s in rows["store"].drop_duplicates()]
+
+
+def store_kind(results: pd.DataFrame, store: str) -> str:
+    """What a store stands for: ``none`` (an encoder), ``random_init``, ``pixels`` or ``shuffled``."""
+    rows = main_rows(results[results["store"] == store])
+    kinds = [k for k in rows["control"].drop_duplicates() if k != "none"]
+    if kinds:
+        return str(kinds[0])
+    encoder = str(rows["encoder"].iloc[0]) if len(rows) else ""
+    weights = str(rows["weights"].iloc[0]) if len(rows) else ""
+    if encoder.startswith("pixel"):
+        return "pixels"
+    return "random_init" if weights == "random" else "none"
+
+
+def _selection_rows(selection: pd.DataFrame, store: str, target: str, slot: int) -> pd.DataFrame:
+    if selection.empty or not {"store", "target", "slot", "readout"} <= set(selection.columns):
+        return selection.iloc[0:0]
+    return selection[
         (selection["store"].astype(str) == store)
         & (selection["target"].astype(str) == target)
         & (selection["slot"] == slot)
-        & (selection["readout"].astype(str) == readout)
     ]
-    rows = rows[rows["layer"] >= 0]
-    return int(rows["layer"].iloc[0]) if len(rows) else None
+
+
+def selection_row(selection: pd.DataFrame, store: str, target: str, slot: int, readout: str) -> pd.Series | None:
+    """The ``selection.csv`` row that gives the layer chosen by inner CV for one readout."""
+    rows = _selection_rows(selection, store, target, slot)
+    if rows.empty:
+        return None
+    rows = rows[rows["readout"].astype(str) == readout]
+    if "choice" in rows.columns:
+        rows = rows[rows["choice"].astype(str) == "layer"]
+    rows = rows[rows["layer"] >= 0] if "layer" in rows.columns else rows.iloc[0:0]
+    return rows.iloc[0] if len(rows) else None
+
+
+def selected_layer(selection: pd.DataFrame, store: str, target: str, slot: int, readout: str) -> int | None:
+    """Layer chosen by inner CV for one readout (the most frequent over outer folds)."""
+    row = selection_row(selection, store, target, slot, readout)
+    return None if row is None else int(row["layer"])
 
 
 def selected_readout(selection: pd.DataFrame, store: str, target: str, slot: int) -> str | None:
-    """Readout chosen by inner CV for one (store, target, slot), from ``selection.csv``.
-
-    Reads the row flagged in a boolean ``chosen`` column, or a ``chosen_readout`` column.
-    """
-    if selection.empty or not {"store", "target", "slot"} <= set(selection.columns):
+    """Readout chosen by inner CV for one (store, target, slot): the ``choice == "readout"`` row
+    of ``selection.csv`` (or a row flagged in a boolean ``chosen`` column)."""
+    rows = _selection_rows(selection, store, target, slot)
+    if rows.empty:
         return None
-    rows = selection[
-        (selection["store"].astype(str) == store)
-        & (selection["target"].astype(str) == target)
-        & (selection["slot"] == slot)
-    ]
-    if "chosen_readout" in rows.columns:
-        values = [str(v) for v in rows["chosen_readout"].dropna() if str(v)]
-        if values:
-            return values[0]
-    if "chosen" in rows.columns and "readout" in rows.columns:
-        flagged = rows[rows["chosen"].astype(str).str.lower().isin(("true", "1"))]
-        if len(flagged):
-            return str(flagged["readout"].iloc[0])
+    if "choice" in rows.columns:
+        picked = rows[rows["choice"].astype(str) == "readout"]
+        if len(picked):
+            return str(picked["readout"].iloc[0])
+    if "chosen" in rows.columns:
+        picked = rows[rows["chosen"].map(_is_true)]
+        if len(picked):
+            return str(picked["readout"].iloc[0])
     return None
 
 
-def _control_score(rows: pd.DataFrame, control: str, layer: int, metric: str) -> Score | None:
-    """A control's score for one readout: at ``layer`` if the table has it there, else the
-    strongest of its rows (layer-free controls are stored once)."""
-    found = rows[(rows["control"] == control) & (rows["metric"] == metric)]
-    found = found[np.isfinite(found["score"].to_numpy(dtype=float))]
-    if found.empty:
+def _best(rows: pd.DataFrame, metric: str) -> pd.Series:
+    return rows.iloc[int(np.argmax([better(metric, s, 0.0) for s in rows["score"]]))]
+
+
+def control_score(
+    results: pd.DataFrame, store: str, target: str, slot: int, control: str, readout: str, layer: int, metric: str,
+) -> Score | None:
+    """A control's score beside one readout of one store.
+
+    Looked up in the store's own rows, then in the label-only baselines (the ``labels``
+    pseudo-store, layer -1); the same readout is preferred to another, the same layer to the
+    strongest layer.
+    """
+    rows = results[(results["target"] == target) & (results["slot"] == slot) & (results["scenario"] == "all")
+                   & (results["control"] == control) & (results["metric"] == metric)]
+    rows = rows[np.isfinite(rows["score"].to_numpy(dtype=float))]
+    if rows.empty:
         return None
-    at_layer = found[found["layer"] == layer]
-    if len(at_layer):
-        return Score.from_row(at_layer.iloc[0], control)
-    best = found.iloc[int(np.argmax([better(metric, s, 0.0) for s in found["score"]]))]
-    return Score.from_row(best, control)
+    encoders = set(probe_stores(results))
+    own = rows[rows["store"] == store]
+    shared = rows[~rows["store"].isin(encoders)]
+    for pool in (own[own["readout"] == readout], own, shared[shared["readout"] == readout], shared):
+        if len(pool):
+            at_layer = pool[pool["layer"] == layer]
+            row = at_layer.iloc[0] if len(at_layer) else _best(pool, metric)
+            label = control if row["readout"] == readout else f"{control} ({row['readout']})"
+            return Score.from_row(row, label)
+    return None
 
 
 def beats(metric: str, score: Score, control: Score, thresholds: Thresholds) -> tuple[bool, float, float]:
@@ -272,7 +347,7 @@ def beats(metric: str, score: Score, control: Score, thresholds: Thresholds) -> 
 
 
 def readout_evidence(
-    rows: pd.DataFrame,
+    results: pd.DataFrame,
     selection: pd.DataFrame,
     store: str,
     target: str,
@@ -283,104 +358,103 @@ def readout_evidence(
 ) -> ReadoutEvidence | None:
     """Evidence of one readout of one (store, target, slot) at its inner-CV layer.
 
-    ``rows`` holds this store's, target's and slot's rows for scenario ``all``.
+    With a ``selection.csv`` row that carries a score (the probe engine's nested selection: the
+    layer is chosen again in every outer fold by inner CV and the held-out predictions of those
+    choices are scored together), that score is the readout's score and ``layer`` is the layer
+    chosen most often. Without one, the results row at the selected layer is used; without any
+    selection, the best test layer, flagged as such.
     """
-    main = rows[(rows["readout"] == readout) & (rows["control"] == "none") & (rows["metric"] == metric)]
+    rows = main_rows(results)
+    main = rows[(rows["store"] == store) & (rows["target"] == target) & (rows["slot"] == slot) & (rows["scenario"] == "all")
+                & (rows["readout"] == readout) & (rows["metric"] == metric)]
     main = main[np.isfinite(main["score"].to_numpy(dtype=float))]
     if main.empty:
         return None
-    layer = selected_layer(selection, store, target, slot, readout)
-    by_cv = layer is not None and bool((main["layer"] == layer).any())
-    if not by_cv:
-        order = np.argsort([-better(metric, s, 0.0) for s in main["score"]], kind="stable")
-        layer = int(main["layer"].iloc[int(order[0])])
-    row = main[main["layer"] == layer].iloc[0]
-    score = Score.from_row(row, readout)
-    readout_rows = rows[rows["readout"] == readout]
+    chosen = selection_row(selection, store, target, slot, readout)
+    per_fold: list[int] = []
+    nested = False
+    if chosen is not None:
+        layer = int(chosen["layer"])
+        by_cv = True
+        if "per_fold" in chosen.index and isinstance(chosen["per_fold"], str) and chosen["per_fold"].startswith("["):
+            per_fold = [int(v) for v in json.loads(chosen["per_fold"])]
+        same_metric = "metric" not in chosen.index or str(chosen["metric"]) == metric
+        if "score" in chosen.index and same_metric and np.isfinite(float(chosen["score"])):
+            score = Score(float(chosen["score"]), float(chosen["ci_low"]), float(chosen["ci_high"]), layer, readout)
+            nested = True
+        elif (main["layer"] == layer).any():
+            score = Score.from_row(main[main["layer"] == layer].iloc[0], readout)
+        else:
+            chosen = None
+    if chosen is None:
+        by_cv = False
+        row = _best(main, metric)
+        layer = int(row["layer"])
+        score = Score.from_row(row, readout)
     controls: dict[str, Score] = {}
-    for control in sorted(set(readout_rows["control"]) - {"none"}):
-        found = _control_score(readout_rows, control, layer, metric)
+    for control in ROW_CONTROLS:
+        found = control_score(results, store, target, slot, control, readout, layer, metric)
         if found is not None:
             controls[control] = found
-    required = [controls[c] for c in ("nuisance", "geometry" if readout == OBJECT_READOUT else "") if c in controls]
+    required = [controls["nuisance"]] if "nuisance" in controls else []
+    if readout == OBJECT_READOUT and "geometry" in controls:
+        required.append(controls["geometry"])
     if required:
         baseline = max(required, key=lambda s: better(metric, s.score, 0.0))
     else:
-        level = chance_level(metric, rows)
+        level = chance_level(metric, results[(results["target"] == target) & (results["slot"] == slot)])
         baseline = Score(level if level is not None else math.nan, label="chance")
     if np.isfinite(baseline.score):
         ok, gain, margin = beats(metric, score, baseline, thresholds)
     else:
         ok, gain, margin = False, math.nan, math.nan
-    return ReadoutEvidence(readout, layer, score, baseline, gain, margin, ok, by_cv, controls)
+    return ReadoutEvidence(readout, layer, score, baseline, gain, margin, ok, by_cv, controls, nested, per_fold)
 
 
 def _data_carry_evidence(
     results: pd.DataFrame,
-    rows: pd.DataFrame,
+    selection: pd.DataFrame,
     store: str,
     target: str,
     slot: int,
     metric: str,
-    selection: pd.DataFrame,
     thresholds: Thresholds,
-    pixel_stores: Iterable[str],
 ) -> dict[str, Score]:
-    """Ceiling and pixel scores that beat the nuisance baseline (the data carry the target)."""
+    """Ceiling probes and pixel stores that beat the nuisance baseline: the data carry the target."""
     evidence: dict[str, Score] = {}
-    # The ceiling reads the ground truth, not the encoder: any store's ceiling rows count.
-    same_target = results[(results["target"] == target) & (results["slot"] == slot) & (results["scenario"] == "all")]
-    candidates = pd.concat([
-        same_target[same_target["control"] == "ceiling"],
-        rows[rows["control"] == "pixels"],
-    ])
-    candidates = candidates[candidates["metric"] == metric]
-    for (control, source, readout), group in candidates.groupby(["control", "store", "readout"], sort=False):
-        finite = group[np.isfinite(group["score"].to_numpy(dtype=float))]
-        label = f"{control} ({readout})"
-        if finite.empty or label in evidence:
-            continue
-        best = Score.from_row(finite.iloc[int(np.argmax([better(metric, s, 0.0) for s in finite["score"]]))], label)
-        nuisance_rows = same_target[(same_target["store"] == source) & (same_target["control"] == "nuisance")
-                                    & (same_target["metric"] == metric) & (same_target["readout"] == readout)]
-        _record_if_beats(evidence, best, nuisance_rows, metric, thresholds)
-    for pixel_store in pixel_stores:
-        if pixel_store == store:
-            continue
-        prow = results[(results["store"] == pixel_store) & (results["target"] == target) & (results["slot"] == slot) & (results["scenario"] == "all")]
+    ceiling = results[(results["target"] == target) & (results["slot"] == slot) & (results["scenario"] == "all")
+                      & (results["control"] == "ceiling") & (results["metric"] == metric)]
+    ceiling = ceiling[np.isfinite(ceiling["score"].to_numpy(dtype=float))]
+    for readout, group in ceiling.groupby("readout", sort=False):
+        best = Score.from_row(_best(group, metric), f"ceiling ({readout})")
+        nuisance = control_score(results, str(group["store"].iloc[0]), target, slot, "nuisance", str(readout), -1, metric)
+        if nuisance is None:
+            level = chance_level(metric, results[(results["target"] == target) & (results["slot"] == slot)])
+            nuisance = Score(level, label="chance") if level is not None else None
+        if nuisance is not None and beats(metric, best, nuisance, thresholds)[0]:
+            evidence[best.label] = best
+    for pixel_store in [s for s in probe_stores(results) if s != store and store_kind(results, s) == "pixels"]:
         for readout in READOUT_ORDER:
-            ev = readout_evidence(prow, selection, pixel_store, target, slot, readout, metric, thresholds)
+            ev = readout_evidence(results, selection, pixel_store, target, slot, readout, metric, thresholds)
             if ev is not None and ev.beats:
                 evidence[f"{pixel_store} ({readout})"] = ev.score
     return evidence
 
 
-def _record_if_beats(evidence: dict[str, Score], score: Score, nuisance_rows: pd.DataFrame, metric: str, thresholds: Thresholds) -> None:
-    finite = nuisance_rows[np.isfinite(nuisance_rows["score"].to_numpy(dtype=float))]
-    if len(finite):
-        control = Score.from_row(finite.iloc[int(np.argmax([better(metric, s, 0.0) for s in finite["score"]]))], "nuisance")
-    else:
-        level = chance_level(metric)
-        if level is None:
-            return
-        control = Score(level, label="chance")
-    if beats(metric, score, control, thresholds)[0]:
-        evidence[score.label] = score
-
-
-def pixel_stores_of(results: pd.DataFrame) -> list[str]:
-    """Stores whose encoder is the pixel baseline."""
-    return sorted(set(results.loc[results["encoder"].str.startswith("pixels"), "store"]))
-
-
-def random_twin_of(results: pd.DataFrame, store: str) -> str | None:
-    """The store with the same encoder and random weights, for a store with trained weights."""
-    info = results.loc[results["store"] == store, ["encoder", "weights"]].drop_duplicates()
-    if info.empty or str(info["weights"].iloc[0]) == "random":
+def twin_of(results: pd.DataFrame, store: str, kind: str) -> str | None:
+    """The store of the same encoder that stands for control ``kind`` (``random_init`` or
+    ``shuffled``) beside ``store``."""
+    if store_kind(results, store) != "none":
         return None
-    encoder = str(info["encoder"].iloc[0])
-    twins = results[(results["encoder"] == encoder) & (results["weights"] == "random") & (results["store"] != store)]
-    return str(twins["store"].iloc[0]) if len(twins) else None
+    rows = main_rows(results[results["store"] == store])
+    encoder = str(rows["encoder"].iloc[0]) if len(rows) else ""
+    for other in probe_stores(results):
+        if other == store or store_kind(results, other) != kind:
+            continue
+        other_rows = main_rows(results[results["store"] == other])
+        if encoder and str(other_rows["encoder"].iloc[0]) == encoder:
+            return other
+    return None
 
 
 def diagnose_target(
@@ -392,34 +466,45 @@ def diagnose_target(
     thresholds: Thresholds = Thresholds(),
 ) -> TargetDiagnosis | None:
     """Diagnose one (store, target, slot); None when the table has no row for it."""
-    rows = results[
-        (results["store"] == store) & (results["target"] == target) & (results["slot"] == slot) & (results["scenario"] == "all")
-    ]
+    rows = results[(results["store"] == store) & (results["target"] == target) & (results["slot"] == slot)
+                   & (results["scenario"] == "all")]
     if rows.empty:
         return None
-    unit = next((u for u in rows["unit"] if u), "")
-    main_rows = rows[rows["control"] == "none"]
-    metric = primary_metric(main_rows)
+    main = main_rows(rows)
+    unit = target_unit(results, target, slot)
+    metric = primary_metric(main)
     if metric is None:
         notes = sorted({n for n in rows["note"] if n})
         return TargetDiagnosis(store, target, slot, "", unit, {}, None, False, "skipped",
                                "; ".join(notes) or "no finite score in the results table", note="; ".join(notes))
     readouts: dict[str, ReadoutEvidence] = {}
-    present = list(dict.fromkeys(list(READOUT_ORDER) + sorted(set(main_rows["readout"]))))
-    for readout in present:
-        ev = readout_evidence(rows, selection, store, target, slot, readout, metric, thresholds)
+    for readout in list(dict.fromkeys(list(READOUT_ORDER) + sorted(set(main["readout"])))):
+        ev = readout_evidence(results, selection, store, target, slot, readout, metric, thresholds)
         if ev is not None:
             readouts[readout] = ev
     chosen = selected_readout(selection, store, target, slot)
     by_cv = chosen in readouts
     if not by_cv:
         chosen = max(readouts, key=lambda r: better(metric, readouts[r].score.score, 0.0)) if readouts else None
-    data_evidence = _data_carry_evidence(results, rows, store, target, slot, metric, selection, thresholds, pixel_stores_of(results))
+    data_evidence = _data_carry_evidence(results, selection, store, target, slot, metric, thresholds)
     pattern, reason = classify(readouts, data_evidence, metric)
-    references = _references(results, selection, rows, store, target, slot, chosen, readouts, metric, thresholds)
+    references: dict[str, Score] = {}
+    if chosen is not None:
+        ev = readouts[chosen]
+        for kind in ("random_init", "shuffled"):
+            twin = twin_of(results, store, kind)
+            if twin is not None:
+                tev = readout_evidence(results, selection, twin, target, slot, chosen, metric, thresholds)
+                if tev is not None:
+                    references[kind] = Score(tev.score.score, tev.score.ci_low, tev.score.ci_high, tev.layer, twin)
+        sel = rows[(rows["readout"] == chosen) & (rows["metric"] == "selectivity") & (rows["layer"] == ev.layer)]
+        sel = sel[np.isfinite(sel["score"].to_numpy(dtype=float))]
+        if len(sel):
+            references["selectivity"] = Score.from_row(sel.iloc[0], "selectivity")
     return TargetDiagnosis(
         store, target, slot, metric, unit, readouts, chosen, by_cv, pattern, reason,
-        data_evidence=data_evidence, references=references, chance=chance_level(metric, rows),
+        data_evidence=data_evidence, references=references,
+        chance=chance_level(metric, results[(results["target"] == target) & (results["slot"] == slot)]),
         ceiling=ceiling_of(results, target, slot, metric),
     )
 
@@ -431,7 +516,7 @@ def ceiling_of(results: pd.DataFrame, target: str, slot: int, metric: str) -> Sc
     rows = rows[np.isfinite(rows["score"].to_numpy(dtype=float))]
     if rows.empty:
         return None
-    best = rows.iloc[int(np.argmax([better(metric, s, 0.0) for s in rows["score"]]))]
+    best = _best(rows, metric)
     return Score.from_row(best, f"ceiling ({best['readout']})")
 
 
@@ -455,40 +540,6 @@ def classify(readouts: dict[str, ReadoutEvidence], data_evidence: dict[str, Scor
     return "not carried", "no readout beats its controls, and neither the ceiling nor the pixels do: the data as sampled do not show it"
 
 
-def _references(
-    results: pd.DataFrame,
-    selection: pd.DataFrame,
-    rows: pd.DataFrame,
-    store: str,
-    target: str,
-    slot: int,
-    chosen: str | None,
-    readouts: dict[str, ReadoutEvidence],
-    metric: str,
-    thresholds: Thresholds,
-) -> dict[str, Score]:
-    """Reference levels for the chosen readout: random-weight twin, pixels, shuffled frames,
-    ceiling, control-task selectivity (whatever the run has)."""
-    refs: dict[str, Score] = {}
-    if chosen is None:
-        return refs
-    ev = readouts[chosen]
-    for control in ("random_init", "pixels", "shuffled", "ceiling", "control_task"):
-        if control in ev.controls:
-            refs[control] = ev.controls[control]
-    twin = random_twin_of(results, store)
-    if twin is not None and "random_init" not in refs:
-        trow = results[(results["store"] == twin) & (results["target"] == target) & (results["slot"] == slot) & (results["scenario"] == "all")]
-        tev = readout_evidence(trow, selection, twin, target, slot, chosen, metric, thresholds)
-        if tev is not None:
-            refs["random_init"] = Score(tev.score.score, tev.score.ci_low, tev.score.ci_high, tev.layer, twin)
-    sel = rows[(rows["readout"] == chosen) & (rows["metric"] == "selectivity") & (rows["layer"] == ev.layer)]
-    sel = sel[np.isfinite(sel["score"].to_numpy(dtype=float))]
-    if len(sel):
-        refs["selectivity"] = Score.from_row(sel.iloc[0], "selectivity")
-    return refs
-
-
 def diagnose(results: pd.DataFrame, selection: pd.DataFrame | None = None, thresholds: Thresholds = Thresholds()) -> list[TargetDiagnosis]:
     """Diagnose every (store, target, slot) of a results table.
 
@@ -504,15 +555,20 @@ def diagnose(results: pd.DataFrame, selection: pd.DataFrame | None = None, thres
     Returns
     -------
     list of TargetDiagnosis
-        Stores in table order, targets in table order within each store.
+        Stores in table order (label-only baselines excluded), targets in table order.
     """
     selection = pd.DataFrame() if selection is None else selection
     found: list[TargetDiagnosis] = []
-    for store in results["store"].drop_duplicates():
+    stores = probe_stores(results)
+    for store in stores:
         for target, slot in targets_of(results[results["store"] == store]):
-            diagnosis = diagnose_target(results, selection, str(store), target, slot, thresholds)
+            diagnosis = diagnose_target(results, selection, store, target, slot, thresholds)
             if diagnosis is not None:
                 found.append(diagnosis)
+    skipped = results[~results["store"].isin(stores) & (results["note"] != "") & ~np.isfinite(results["score"].to_numpy(dtype=float))]
+    for (store, target, slot), group in skipped.groupby(["store", "target", "slot"], sort=False):
+        notes = "; ".join(sorted(set(group["note"])))
+        found.append(TargetDiagnosis(str(store) or "all stores", str(target), int(slot), "", "", {}, None, False, "skipped", notes, note=notes))
     return found
 
 
@@ -522,7 +578,14 @@ def sentence(d: TargetDiagnosis) -> str:
         return f"{d.name}: skipped ({d.reason})."
     ev = d.chosen
     name = METRIC_NAMES.get(d.metric, d.metric)
-    how = "chosen by inner CV" if d.readout_by_inner_cv and ev.layer_by_inner_cv else "best test score (no inner-CV selection in the run; optimistic)"
+    if not (d.readout_by_inner_cv and ev.layer_by_inner_cv):
+        how = "best test score (no inner-CV selection in the run; optimistic)"
+    elif ev.nested and len(set(ev.per_fold_layers)) > 1:
+        how = f"chosen by inner CV in each outer fold: layers {', '.join(str(v) for v in ev.per_fold_layers)}; nested score"
+    elif ev.nested:
+        how = "chosen by inner CV in every outer fold; nested score"
+    else:
+        how = "chosen by inner CV"
     text = (
         f"{d.name}: {ev.readout} readout at layer {ev.layer} ({how}), {name} {fmt(ev.score.score)} "
         f"[95% CI {fmt(ev.score.ci_low)}, {fmt(ev.score.ci_high)}]"

@@ -21,12 +21,15 @@ from probekit.report.diagnosis import (
     LOWER_IS_BETTER,
     METRIC_NAMES,
     READOUT_ORDER,
+    STORE_CONTROLS,
     TargetDiagnosis,
     better,
     chance_level,
     fmt,
     primary_metric,
+    probe_stores,
     selected_layer,
+    target_unit,
     selected_readout,
     target_name,
 )
@@ -73,7 +76,7 @@ def metric_axis_label(metric: str, unit: str = "") -> str:
 
 
 def _stores(results: pd.DataFrame, stores: Sequence[str] | None) -> list[str]:
-    return list(stores) if stores is not None else list(results["store"].drop_duplicates())
+    return list(stores) if stores is not None else probe_stores(results)
 
 
 def _rows(results: pd.DataFrame, target: str, slot: int, scenario: str = "all") -> pd.DataFrame:
@@ -120,14 +123,14 @@ def layer_curves(
     matplotlib.figure.Figure
     """
     rows = _rows(results, target, slot, scenario)
-    metric = metric or primary_metric(rows[rows["control"] == "none"])
+    metric = metric or primary_metric(rows[rows["control"].isin(STORE_CONTROLS)])
     if metric is None:
         raise BadOptionError(f"target {target!r} slot {slot} has no finite score to plot")
     stores = _stores(results, stores)
     colors = colors or store_colors(stores)
     selection = pd.DataFrame() if selection is None else selection
+    unit = target_unit(results, target, slot)
     rows = rows[rows["metric"] == metric]
-    unit = next((u for u in rows["unit"] if u), "")
     fig, ax = _subplots(figsize=(6.4, 5.0), layout="constrained")
     all_layers = sorted({int(v) for v in rows.loc[rows["layer"] >= 0, "layer"]})
     span = (min(all_layers), max(all_layers)) if all_layers else (0, 1)
@@ -138,7 +141,7 @@ def layer_curves(
         srows = rows[rows["store"] == store]
         color = colors.get(store, "k")
         for readout in [r for r in READOUT_ORDER if r in set(srows["readout"])] + sorted(set(srows["readout"]) - set(READOUT_ORDER)):
-            main = srows[(srows["readout"] == readout) & (srows["control"] == "none")].sort_values("layer")
+            main = srows[(srows["readout"] == readout) & srows["control"].isin(STORE_CONTROLS)].sort_values("layer")
             main = main[np.isfinite(main["score"].to_numpy(dtype=float))]
             if main.empty:
                 continue
@@ -175,6 +178,13 @@ def layer_curves(
                 else:
                     ax.hlines(float(crow["score"].iloc[0]), *span, color=color, linestyle=cstyle, linewidth=1.0,
                               alpha=0.8, label=f"{store} · {what}")
+    shared = rows[~rows["store"].isin(stores) & rows["control"].isin(["nuisance", "geometry"])]
+    shared = shared[np.isfinite(shared["score"].to_numpy(dtype=float))]
+    for (control, readout), group in shared.groupby(["control", "readout"], sort=False):
+        what = "nuisance baseline" if control == "nuisance" else "mask-geometry baseline"
+        ax.hlines(float(_best_score(group, metric)), *span, color="0.3", linewidth=1.1,
+                  linestyle=(0, (4, 2)) if control == "nuisance" else (0, (1, 1.5)),
+                  label=f"{what} ({readout} readout on labels only)")
     ceiling = rows[(rows["control"] == "ceiling")]
     ceiling = ceiling[np.isfinite(ceiling["score"].to_numpy(dtype=float))]
     if len(ceiling):
@@ -186,7 +196,7 @@ def layer_curves(
         ax.axhline(chance, color="0.45", linewidth=0.9, label=f"chance ({fmt(chance)})")
     ax.set_xlabel("encoder layer (0 = embedding output)")
     ax.set_ylabel(metric_axis_label(metric, unit))
-    ax.set_title(f"{target_name(target, slot)} (target in {unit or 'unitless'})" + ("" if scenario == "all" else f", scenario {scenario}"))
+    ax.set_title(f"{target_name(target, slot)} (target in {unit if unit not in ('', '1') else 'no unit'})" + ("" if scenario == "all" else f", scenario {scenario}"))
     if all_layers:
         ax.set_xticks(all_layers)
     if metric in LOWER_IS_BETTER:
@@ -196,6 +206,11 @@ def layer_curves(
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=7.5, frameon=False,
                title="★ = layer chosen by inner CV (large: the chosen readout)", title_fontsize=7.5)
     return fig
+
+
+def _best_score(rows: pd.DataFrame, metric: str) -> float:
+    scores = rows["score"].to_numpy(dtype=float)
+    return float(scores[int(np.argmax([better(metric, v, 0.0) for v in scores]))])
 
 
 def _normalised(metric: str, score: float, chance: float | None) -> float:
@@ -224,7 +239,7 @@ def layer_heatmap(
     """
     selection = pd.DataFrame() if selection is None else selection
     stores = [s for s in _stores(results, stores) if s in set(results["store"])]
-    main = results[(results["control"] == "none") & (results["scenario"] == "all")]
+    main = results[results["control"].isin(STORE_CONTROLS) & (results["scenario"] == "all")]
     panels = []
     for store in stores:
         srows = main[main["store"] == store]
