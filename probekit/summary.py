@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 
 from probekit.errors import FileFormatError
-from probekit.h5io import FORMATS, get_attr
+from probekit.h5io import FORMATS, get_attr, read_strings
 
 
 def describe(path: str | os.PathLike) -> str:
@@ -53,6 +53,8 @@ def describe(path: str | os.PathLike) -> str:
                 continue
             text = str(get_attr(f, key))
             lines.append(f"  {key}: {text if len(text) <= 120 else text[:117] + '...'}")
+        if fmt == FORMATS["world"][0] and "clips/scenario" in f and "clips/kind" in f:
+            lines.extend(_world_clip_counts(f))
         lines.append("datasets:")
 
         def visit(name: str, obj: h5py.HLObject) -> None:
@@ -62,3 +64,22 @@ def describe(path: str | os.PathLike) -> str:
 
         f.visititems(visit)
     return "\n".join(lines)
+
+
+def _world_clip_counts(f: h5py.File) -> list[str]:
+    """Clips per scenario and kind, violation types and counterfactual factors of a world file."""
+    import pandas as pd
+
+    table = pd.DataFrame({name: read_strings(f[f"clips/{name}"]) for name in ("scenario", "kind")})
+    for name in ("violation", "counterfactual_factor"):
+        if f"clips/{name}" in f:
+            table[name] = read_strings(f[f"clips/{name}"])
+    lines = [f"clips: {len(table)} in {len(set(read_strings(f['clips/family_id'])))} families"]
+    counts = pd.crosstab(table["scenario"], table["kind"], margins=True, margins_name="total")
+    lines.extend("  " + line for line in counts.to_string().splitlines())
+    for name, label in (("violation", "violations"), ("counterfactual_factor", "counterfactual factors")):
+        if name in table:
+            values = table[name][table[name] != ""].value_counts().sort_index()
+            if len(values):
+                lines.append(f"{label}: " + ", ".join(f"{key} {count}" for key, count in values.items()))
+    return lines

@@ -24,6 +24,7 @@ CLIP_COLUMNS = (
     "counterfactual_factor",
     "seed",
     "gravity",
+    "detail",
     "content_hash",
 )
 

@@ -1,0 +1,48 @@
+"""``probekit extract [RECIPE] --data ... --out ...``: cache layer-wise latents in a latent store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def extract(
+    recipe: Optional[Path] = typer.Argument(None, help="A recipe such as extract/tiny-vjepa2.toml; flags override it."),
+    data: Optional[Path] = typer.Option(None, "--data", help="World file (.h5) or folder of video files."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Latent store to write (.h5)."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", help="hf:<id or dir>, timm:<name>, pixels, tiny-vjepa2, ..."),
+    init: Optional[str] = typer.Option(None, "--init", help="pretrained or random (same architecture, seeded random weights)."),
+    layers: Optional[str] = typer.Option(None, "--layers", help="all, or indices such as 0,4,8 or -1 (0 = embeddings)."),
+    pool: Optional[str] = typer.Option(None, "--pool", help="Comma list of mean,time,object,none (none = full tokens)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float16 (default) or float32."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Clips per batch (and per committed unit)."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or mps."),
+    compression: Optional[str] = typer.Option(None, "--compression", help="none, gzip or lzf."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted extraction into --out."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+    shuffle_frames: Optional[int] = typer.Option(None, "--shuffle-frames", help="Seed: temporally shuffled control store."),
+    frame_step: Optional[int] = typer.Option(None, "--frame-step", help="Take every n-th frame."),
+    window: Optional[int] = typer.Option(None, "--window", help="Frames per clip after --frame-step (videos: window length)."),
+    stride: Optional[int] = typer.Option(None, "--stride", help="Videos: sampled frames between window starts."),
+    on_bad_video: Optional[str] = typer.Option(None, "--on-bad-video", help="skip (warn) or stop on unreadable videos."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow custom model code from the hub."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of random weights (--init random)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
+    max_clips: Optional[int] = typer.Option(None, "--max-clips", help="Only the first N clips."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Run a frozen encoder over clips and store layer-wise latents with aligned labels."""
+    from probekit.extraction.recipe import build_config
+    from probekit.extraction.run import run_extract
+
+    config = build_config(recipe, {
+        "data": data, "out": out, "encoder": encoder, "init": init, "layers": layers, "pool": pool, "dtype": dtype,
+        "batch_size": batch_size, "device": device, "compression": compression, "resume": resume or None,
+        "overwrite": overwrite or None, "shuffle_frames": shuffle_frames, "frame_step": frame_step, "window": window,
+        "stride": stride, "on_bad_video": on_bad_video, "trust_remote_code": trust_remote_code or None, "seed": seed,
+        "threads": threads, "max_clips": max_clips, "progress": progress,
+    })
+    path = run_extract(config)
+    typer.echo(str(path))

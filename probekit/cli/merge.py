@@ -1,0 +1,19 @@
+"""``probekit merge SHARD... --out STORE``: one store over shard stores (HDF5 virtual datasets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List
+
+import typer
+
+
+def merge(
+    shards: List[Path] = typer.Argument(..., help="Shard stores in rank order (e.g. latents.rank0-of2.h5 ...)."),
+    out: Path = typer.Option(..., "--out", help="Merged store to write; the shards must stay beside it."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+) -> None:
+    """Present the shards written by torchrun ranks as one latent store."""
+    from probekit.extraction.merge import merge_stores
+
+    typer.echo(str(merge_stores(shards, out, overwrite=overwrite)))

@@ -1,0 +1,295 @@
+"""What every encoder adapter provides: token layout, input geometry and per-layer token grids.
+
+Conventions (see ``docs/formats.md``):
+
+- Layer index 0 is the embeddings output (the input of the first block); index ``i`` is the
+  output of block ``i``. :attr:`Encoder.final_norm` says whether the last index is after the
+  model's final norm.
+- Patch tokens are returned as grids ``(B, T', H', W', D)``; special tokens (CLS, registers) as
+  ``(B, T'_s, S, D)`` with ``T'_s = T'`` for models applied frame by frame and ``1`` for video
+  models.
+- :class:`Geometry` maps source pixel coordinates to the encoder's input pixels (after resize and
+  centre crop), so 2D labels and masks follow the same transform as the frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from probekit.errors import BadOptionError
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Resize then centre crop, as a model's processor applies it.
+
+    Parameters
+    ----------
+    source
+        (H, W) of the source frames.
+    resized
+        (h, w) after the resize.
+    crop
+        (top, left, height, width) of the crop in resized pixels.
+    """
+
+    source: tuple[int, int]
+    resized: tuple[int, int]
+    crop: tuple[int, int, int, int]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the encoder input."""
+        return self.crop[2], self.crop[3]
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """(sy, sx): resized pixels per source pixel."""
+        return self.resized[0] / self.source[0], self.resized[1] / self.source[1]
+
+    def map_xy(self, xy: np.ndarray) -> np.ndarray:
+        """Map image coordinates ``(..., 2)`` as (x, y) into input pixel coordinates."""
+        sy, sx = self.scale
+        out = np.array(xy, dtype=np.float32, copy=True)
+        out[..., 0] = out[..., 0] * sx - self.crop[1]
+        out[..., 1] = out[..., 1] * sy - self.crop[0]
+        return out
+
+    def map_boxes(self, boxes: np.ndarray) -> np.ndarray:
+        """Map boxes ``(..., 4)`` as (x0, y0, x1, y1) into input pixel coordinates."""
+        out = np.array(boxes, dtype=np.float32, copy=True)
+        out[..., 0:2] = self.map_xy(out[..., 0:2])
+        out[..., 2:4] = self.map_xy(out[..., 2:4])
+        return out
+
+    def map_masks(self, masks: torch.Tensor) -> torch.Tensor:
+        """Resize (area-weighted) and crop masks ``(..., H, W)``: fraction of each input pixel covered."""
+        lead = masks.shape[:-2]
+        flat = masks.reshape(-1, 1, *masks.shape[-2:]).float()
+        if tuple(self.resized) != tuple(self.source):
+            flat = _area_resize(flat, self.resized)
+        top, left, height, width = self.crop
+        flat = flat[..., top : top + height, left : left + width]
+        return flat.reshape(*lead, height, width)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly description (for provenance)."""
+        return {"source": list(self.source), "resized": list(self.resized), "crop": list(self.crop)}
+
+
+def area_weights(n_in: int, n_out: int) -> torch.Tensor:
+    """(n_out, n_in) matrix: share of each output pixel's footprint covered by each input pixel.
+
+    Output pixel ``i`` covers the source interval ``[i * n_in / n_out, (i + 1) * n_in / n_out)``;
+    rows sum to 1, so ``W @ mask`` is the exact covered fraction of each output pixel.
+    """
+    scale = n_in / n_out
+    lo = torch.arange(n_out, dtype=torch.float64)[:, None] * scale
+    hi = lo + scale
+    left = torch.arange(n_in, dtype=torch.float64)[None, :]
+    overlap = (torch.minimum(hi, left + 1) - torch.maximum(lo, left)).clamp(min=0)
+    return (overlap / scale).float()
+
+
+def _area_resize(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Exact area-weighted resize of (N, 1, H, W) coverage maps to ``size`` (separable)."""
+    h, w = masks.shape[-2:]
+    wy, wx = area_weights(h, size[0]), area_weights(w, size[1])
+    return torch.einsum("yh,nchw,xw->ncyx", wy, masks, wx)
+
+
+def centre_crop_geometry(source: tuple[int, int], resized: tuple[int, int], crop: tuple[int, int] | None) -> Geometry:
+    """Geometry of a resize to ``resized`` then a centre crop of size ``crop`` (HF/torchvision rounding)."""
+    if crop is None:
+        crop = resized
+    top = int((resized[0] - crop[0]) / 2.0)
+    left = int((resized[1] - crop[1]) / 2.0)
+    if top < 0 or left < 0:
+        raise BadOptionError(
+            f"frames of {source[0]}x{source[1]} px resize to {resized[0]}x{resized[1]}, smaller than the "
+            f"{crop[0]}x{crop[1]} crop; use larger frames"
+        )
+    return Geometry(tuple(source), tuple(resized), (top, left, int(crop[0]), int(crop[1])))
+
+
+@dataclass(frozen=True)
+class TokenLayout:
+    """Where the tokens sit in space and time.
+
+    Parameters
+    ----------
+    grid
+        (T', H', W') of the patch-token grid.
+    patch
+        (ph, pw) patch size in input pixels.
+    token_frames
+        (T', 2) first and last input frame (inclusive) of each token time step.
+    n_special
+        Number of special tokens (CLS, registers) per token set.
+    per_frame
+        True for image models applied frame by frame (special tokens per frame).
+    """
+
+    grid: tuple[int, int, int]
+    patch: tuple[int, int]
+    token_frames: np.ndarray
+    n_special: int = 0
+    per_frame: bool = False
+
+    @property
+    def frame_mid(self) -> np.ndarray:
+        """(T',) mid-time of each token step, in frames."""
+        return self.token_frames.mean(axis=1).astype(np.float32)
+
+
+def tubelet_frames(n_frames: int, tubelet: int) -> np.ndarray:
+    """(T', 2) first/last frame of consecutive tubelets of ``tubelet`` frames."""
+    if n_frames % tubelet:
+        raise BadOptionError(f"clips of {n_frames} frames do not split into tubelets of {tubelet}; use a --window that is a multiple of {tubelet}")
+    starts = np.arange(0, n_frames, tubelet, dtype=np.int32)
+    return np.stack([starts, starts + tubelet - 1], axis=1)
+
+
+@dataclass
+class EncoderOutput:
+    """Per-layer outputs of one batch.
+
+    Attributes
+    ----------
+    tokens
+        ``{layer: (B, T', H', W', D)}`` patch-token grids.
+    special
+        ``{layer: (B, T'_s, S, D)}`` special tokens, empty when the model has none.
+    """
+
+    tokens: dict[int, torch.Tensor]
+    special: dict[int, torch.Tensor] = field(default_factory=dict)
+
+
+class Encoder:
+    """Base class of encoder adapters.
+
+    Subclasses set the attributes below in ``__init__`` and implement :meth:`geometry`,
+    :meth:`layout` and :meth:`encode`. Register a factory with
+    :func:`probekit.encoders.register_encoder` to make one available by name.
+
+    Attributes
+    ----------
+    name : str
+        Name as given to :func:`probekit.encoders.create_encoder`.
+    init : str
+        ``"pretrained"`` or ``"random"``.
+    weights : str
+        ``"trained"``, ``"pretrained"`` or ``"random"``: what the weights actually are.
+    n_layers : int
+        Number of layer indices (``0 .. n_layers - 1``).
+    layer_names : list of str
+        Name of each layer index.
+    final_norm : bool
+        Whether the last layer index is after the model's final norm.
+    config : dict
+        JSON-friendly configuration (provenance).
+    extra_attrs : dict
+        More provenance written to the store (e.g. which encoder of a checkpoint was used).
+    """
+
+    name: str = ""
+    init: str = "pretrained"
+    weights: str = "pretrained"
+    n_layers: int = 1
+    layer_names: list[str]
+    final_norm: bool = False
+    config: dict[str, Any]
+    extra_attrs: dict[str, Any]
+    device: torch.device = torch.device("cpu")
+
+    #: Required frames per clip, or None for any (multiple of the tubelet).
+    frames_per_clip: int | None = None
+
+    def modules(self) -> list[torch.nn.Module]:
+        """The torch modules holding the weights (for hashing and moving to a device)."""
+        return []
+
+    def to(self, device: str | torch.device) -> "Encoder":
+        """Move the weights to ``device``."""
+        self.device = torch.device(device)
+        for module in self.modules():
+            module.to(self.device)
+        return self
+
+    def weight_hash(self) -> str:
+        """sha256 over the state dicts of :meth:`modules` (names, shapes, dtypes and values)."""
+        digest = hashlib.sha256()
+        for module in self.modules():
+            for key, tensor in sorted(module.state_dict().items()):
+                array = tensor.detach().to("cpu").contiguous()
+                digest.update(f"{key}:{tuple(array.shape)}:{array.dtype}".encode())
+                digest.update(array.view(torch.uint8).numpy().tobytes() if array.numel() else b"")
+        return digest.hexdigest()
+
+    def geometry(self, height: int, width: int) -> Geometry:
+        """How source frames of ``height x width`` map into the encoder's input."""
+        raise NotImplementedError
+
+    def layout(self, n_frames: int, height: int, width: int) -> TokenLayout:
+        """Token layout for clips of ``n_frames`` frames of ``height x width``."""
+        raise NotImplementedError
+
+    def preprocessing(self) -> dict[str, Any]:
+        """JSON-friendly description of the preprocessing (provenance)."""
+        return {}
+
+    def check_layers(self, layers: list[int]) -> None:
+        """Raise :class:`BadOptionError` if a layer index is out of range."""
+        bad = [i for i in layers if not 0 <= i < self.n_layers]
+        if bad:
+            raise BadOptionError(
+                f"--layers {','.join(map(str, bad))}: out of range for {self.name}, which has layer indices "
+                f"0..{self.n_layers - 1} (negative values count from the end)"
+            )
+
+    @torch.no_grad()
+    def encode(self, video: np.ndarray, labels: Mapping[str, np.ndarray] | None, layers: list[int]) -> EncoderOutput:
+        """Run the encoder on a batch.
+
+        Parameters
+        ----------
+        video
+            uint8 frames ``(B, T, H, W, 3)``.
+        labels
+            The world labels of these clips (``objects/...``, ``clips/...`` arrays with the clip
+            axis first), or None for plain videos. Most encoders ignore them.
+        layers
+            Layer indices to return.
+        """
+        raise NotImplementedError
+
+
+def resolve_layers(spec: str | list[int] | None, n_layers: int) -> list[int]:
+    """Turn ``all``, ``"0,4,8"``, ``"-1"`` or a list into sorted, unique, non-negative indices."""
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() == "all"):
+        return list(range(n_layers))
+    if isinstance(spec, str):
+        try:
+            values = [int(v) for v in spec.replace(" ", "").split(",") if v]
+        except ValueError:
+            raise BadOptionError(f"--layers {spec!r}: give 'all' or comma-separated integers such as 0,4,8 or -1") from None
+    else:
+        values = [int(v) for v in spec]
+    if not values:
+        raise BadOptionError(f"--layers {spec!r}: no layer given; use 'all' or indices such as 0,4,-1")
+    out = []
+    for v in values:
+        if not -n_layers <= v < n_layers:
+            raise BadOptionError(
+                f"--layers {v}: out of range; this encoder has layer indices 0..{n_layers - 1} "
+                f"(or -{n_layers}..-1 from the end)"
+            )
+        out.append(v % n_layers)
+    return sorted(set(out))

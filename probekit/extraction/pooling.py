@@ -1,0 +1,48 @@
+"""Per-layer outputs kept in the store: ``mean``, ``time``, ``object`` and full ``tokens``."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from probekit.errors import BadOptionError
+
+#: Pool kinds accepted by ``--pool`` (``none`` is an alias of ``tokens``: no pooling).
+POOL_KINDS = ("mean", "time", "object", "tokens")
+DEFAULT_POOL = ("mean", "time", "object")
+
+
+def parse_pool(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """``"mean,time,none"`` -> ``("mean", "time", "tokens")`` (validated, in canonical order)."""
+    if spec is None:
+        return DEFAULT_POOL
+    items = [s.strip().lower() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    items = ["tokens" if s == "none" else s for s in items]
+    bad = [s for s in items if s not in POOL_KINDS]
+    if bad or not items:
+        raise BadOptionError(f"--pool {spec!r}: unknown kind(s) {bad}; use a comma-separated subset of mean,time,object,none (= full tokens)")
+    return tuple(k for k in POOL_KINDS if k in items)
+
+
+def pool_tokens(tokens: torch.Tensor, kinds: tuple[str, ...], coverage: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Pool one layer's tokens (B, T', H', W', D).
+
+    ``object`` is the coverage-weighted mean over each object's tokens per time step,
+    (B, T', K, D), NaN where the object covers no token; it needs ``coverage`` (B, T', K, H', W').
+    """
+    x = tokens.detach().float().cpu()
+    out: dict[str, np.ndarray] = {}
+    if "mean" in kinds:
+        out["mean"] = x.mean(dim=(1, 2, 3)).numpy()
+    if "time" in kinds:
+        out["time"] = x.mean(dim=(2, 3)).numpy()
+    if "object" in kinds and coverage is not None and coverage.shape[2] > 0:
+        w = torch.from_numpy(coverage.astype(np.float32))
+        total = w.sum(dim=(3, 4))  # (B, T', K)
+        summed = torch.einsum("bthwd,btkhw->btkd", x, w)
+        obj = summed / total.unsqueeze(-1)
+        obj[total == 0] = float("nan")
+        out["object"] = obj.numpy()
+    if "tokens" in kinds:
+        out["tokens"] = x.numpy()
+    return out

@@ -1,0 +1,304 @@
+"""``probekit extract`` as a library call: stream clips through an encoder into a latent store."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from probekit.encoders import Encoder, create_encoder, resolve_layers
+from probekit.encoders.base import TokenLayout
+from probekit.errors import BadOptionError
+from probekit.extraction.align import align_world_labels
+from probekit.extraction.pooling import parse_pool, pool_tokens
+from probekit.extraction.sources import PER_CLIP_OBJECTS, ClipBatch, open_source
+from probekit.extraction.writer import UnitWriter
+
+DTYPES = ("float16", "float32")
+COMPRESSIONS = ("none", "gzip", "lzf")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class ExtractConfig:
+    """Options of one extraction (the CLI flags and recipe keys have the same names)."""
+
+    data: str
+    out: str
+    encoder: str = "tiny-vjepa2"
+    init: str = "pretrained"
+    layers: str = "all"
+    pool: str = "mean,time,object"
+    dtype: str = "float16"
+    batch_size: int = 8
+    device: str = "auto"
+    compression: str = "none"
+    resume: bool = False
+    overwrite: bool = False
+    shuffle_frames: int | None = None
+    frame_step: int = 1
+    window: int | None = None
+    stride: int | None = None
+    on_bad_video: str = "skip"
+    trust_remote_code: bool = False
+    seed: int = 0
+    threads: int | None = None
+    max_clips: int | None = None
+    progress: bool = True
+    encoder_options: dict[str, Any] = field(default_factory=dict)
+    recipe: str | None = None
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` -> cuda, then mps, then cpu; others are checked for availability."""
+    if name not in DEVICES:
+        raise BadOptionError(f"--device {name!r}: use one of {', '.join(DEVICES)}")
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise BadOptionError("--device cuda: no CUDA device is available; use --device cpu or auto")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+        raise BadOptionError("--device mps: MPS is not available; use --device cpu or auto")
+    if name == "cuda":
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device(name)
+
+
+def distributed_rank() -> tuple[int, int]:
+    """(rank, world size) from torchrun's ``RANK`` and ``WORLD_SIZE`` (0, 1 otherwise)."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def shard_path(out: str | os.PathLike, rank: int, world: int) -> Path:
+    """File written by ``rank`` of ``world`` ranks: ``latents.rank0-of2.h5`` beside ``latents.h5``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.rank{rank}-of{world}{out.suffix or '.h5'}")
+
+
+def plan_units(start: int, stop: int, batch_size: int, sizes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Contiguous clip ranges of at most ``batch_size`` clips, never mixing frame sizes."""
+    units, begin = [], start
+    for i in range(start + 1, stop + 1):
+        if i == stop or i - begin == batch_size or sizes[i] != sizes[begin]:
+            units.append((begin, i))
+            begin = i
+    return units
+
+
+def _validate(config: ExtractConfig) -> None:
+    if config.dtype not in DTYPES:
+        raise BadOptionError(f"--dtype {config.dtype!r}: use one of {', '.join(DTYPES)}")
+    if config.compression not in COMPRESSIONS:
+        raise BadOptionError(f"--compression {config.compression!r}: use one of {', '.join(COMPRESSIONS)}")
+    if config.batch_size < 1:
+        raise BadOptionError(f"--batch-size {config.batch_size}: use a positive integer")
+    if config.max_clips is not None and config.max_clips < 1:
+        raise BadOptionError(f"--max-clips {config.max_clips}: use a positive integer")
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def estimate_bytes_per_clip(layout: TokenLayout, width: int, n_layers: int, pool: tuple[str, ...], k_max: int,
+                            itemsize: int, n_special: int = 0) -> int:
+    """Bytes one clip's features take in the store (labels not counted)."""
+    t, h, w = layout.grid
+    per_layer = {"mean": width, "time": t * width, "object": t * k_max * width, "tokens": t * h * w * width}
+    total = sum(per_layer[k] for k in pool) + n_special * width * (t if layout.per_frame else 1)
+    return int(total * n_layers * itemsize)
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def shuffle_order(seed: int, clip_index: int, n_frames: int) -> np.ndarray:
+    """The frame permutation of one clip under ``--shuffle-frames seed``."""
+    return np.random.default_rng([int(seed), int(clip_index)]).permutation(n_frames).astype(np.int32)
+
+
+def _apply_order(batch: ClipBatch, order: np.ndarray) -> ClipBatch:
+    """Permute the frames of each clip, and every per-frame label the same way."""
+    rows = np.arange(len(order))[:, None]
+    labels = None
+    if batch.labels is not None:
+        n_frames = batch.video.shape[1]
+        labels = {}
+        for key, values in batch.labels.items():
+            name = key.split("/", 1)[1]
+            per_frame = (key in ("video/segmentation", "masks/amodal") or (
+                key.startswith("objects/") and values.ndim >= 3 and values.shape[1] == n_frames and name not in PER_CLIP_OBJECTS))
+            labels[key] = values[rows, order] if per_frame else values
+    return ClipBatch(batch.start, batch.stop, batch.video[rows, order], labels)
+
+
+def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
+                on_unit: Callable[[int], None] | None = None) -> Path:
+    """Extract latents as ``config`` says; returns the path of the complete store.
+
+    Parameters
+    ----------
+    config
+        The options.
+    encoder
+        Use this encoder instead of ``create_encoder(config.encoder, ...)`` (Python API: any
+        :class:`~probekit.encoders.Encoder`, e.g. a :class:`~probekit.encoders.ModuleEncoder`).
+    on_unit
+        Called after each committed unit with its index (tests, progress hooks).
+    """
+    from probekit import __version__
+
+    _validate(config)
+    rank, world = distributed_rank()
+    pool = parse_pool(config.pool)
+    out = Path(config.out) if world == 1 else shard_path(config.out, rank, world)
+    source = open_source(config.data, frame_step=config.frame_step, window=config.window, stride=config.stride,
+                         on_bad_video=config.on_bad_video)
+    try:
+        if encoder is None:
+            encoder = create_encoder(config.encoder, init=config.init, seed=config.seed,
+                                     trust_remote_code=config.trust_remote_code, **config.encoder_options)
+        layers = resolve_layers(config.layers, encoder.n_layers)
+        encoder.check_layers(layers)
+        n_total = source.n_clips if config.max_clips is None else min(config.max_clips, source.n_clips)
+        sizes = source.frame_sizes()
+        height, width = sizes[0]
+        layout = encoder.layout(source.n_frames, height, width)
+        for other in set(sizes[:n_total]):
+            if encoder.layout(source.n_frames, *other).grid != layout.grid:
+                raise BadOptionError(f"--data {config.data}: videos of {other} px give another token grid than {sizes[0]} px; "
+                                     f"extract them separately")
+        per_rank = -(-n_total // world)
+        start, stop = min(rank * per_rank, n_total), min((rank + 1) * per_rank, n_total)
+        units = plan_units(start, stop, config.batch_size, sizes) if stop > start else []
+
+        if config.threads:
+            torch.set_num_threads(int(config.threads))
+        device = pick_device(config.device)
+        hash_ = encoder.weight_hash()
+        source_attrs = source.attrs()
+        sampling = dict(source.sampling)
+        signature = {
+            "encoder": encoder.name, "init": encoder.init, "weight_hash": hash_, "layers": layers, "pool": list(pool),
+            "dtype": config.dtype, "batch_size": config.batch_size, "source_hash": source_attrs["source_hash"],
+            "sampling": sampling, "shuffle_frames": config.shuffle_frames, "clips": [start, stop], "world": world,
+            "rank": rank, "device": device.type, "compression": config.compression,
+        }
+        writer = UnitWriter(out, {**signature, "threads": torch.get_num_threads()}, resume=config.resume, overwrite=config.overwrite)
+        attrs = {
+            "encoder": encoder.name, "init": encoder.init, "weights": encoder.weights, "weight_hash": hash_,
+            "config": encoder.config, "layer_indices": [int(i) for i in layers],
+            "layer_names": [encoder.layer_names[i] for i in layers], "n_encoder_layers": encoder.n_layers,
+            "final_norm": bool(encoder.final_norm and layers[-1] == encoder.n_layers - 1 or False),
+            "final_norm_at_last_index": bool(encoder.final_norm), "dtype": config.dtype,
+            "token_grid": [int(v) for v in layout.grid], "patch": [int(v) for v in layout.patch],
+            "per_frame": bool(layout.per_frame), "probekit_version": __version__, "pool": list(pool),
+            "sampling": sampling, "preprocessing": {**encoder.preprocessing(), "geometry": encoder.geometry(height, width).as_dict()},
+            "shuffle_frames_seed": -1 if config.shuffle_frames is None else int(config.shuffle_frames),
+            "batch_size": config.batch_size, "compression": config.compression, "recipe": config.recipe or "",
+            "rank": rank, "world_size": world, "clip_range": [start, stop], "n_source_clips": source.n_clips,
+            **source_attrs, **{f"encoder_{k}": v for k, v in encoder.extra_attrs.items()},
+        }
+        writer.open(attrs)
+        if writer.already_complete:
+            _log(f"{out}: already complete; nothing to resume")
+            return out
+        if config.resume:
+            recorded = writer.recorded_signature.get("threads")
+            if recorded and recorded != torch.get_num_threads():
+                torch.set_num_threads(int(recorded))  # same thread count as the interrupted run: same bytes
+        encoder.to(device)
+        itemsize = np.dtype(config.dtype).itemsize
+        width_guess = int(getattr(encoder, "width", 0) or encoder.config.get("hidden_size", 0) or 0)
+        if width_guess:
+            per_clip = estimate_bytes_per_clip(layout, width_guess, len(layers), pool, source.k_max, itemsize)
+            _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> about "
+                 f"{_human(per_clip * (stop - start))} of features in {out} ({_human(per_clip)} per clip, {config.dtype})")
+        else:
+            _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> {out}")
+
+        todo = [(u, a, b) for u, (a, b) in enumerate(units) if not writer.is_done(u)]
+        done_clips = sum(b - a for u, (a, b) in enumerate(units) if writer.is_done(u))
+        from tqdm import tqdm
+
+        bar = tqdm(total=stop - start, initial=done_clips, unit="clip", desc=f"extract {encoder.name}",
+                   disable=not config.progress, file=sys.stderr, dynamic_ncols=True)
+        try:
+            for unit, a, b in todo:
+                arrays = _extract_unit(source, encoder, layers, pool, layout, config, a, b)
+                writer.write_unit(unit, a, b, arrays)
+                bar.update(b - a)
+                if on_unit is not None:
+                    on_unit(unit)
+        finally:
+            bar.close()
+        static = {"layout/token_frames": layout.token_frames.astype(np.int32), "labels/frame_mid": layout.frame_mid}
+        clip_strings = {k: v[start:stop] for k, v in source.clip_table().items()}
+        writer.finish(range(len(units)), stop - start, attrs=attrs, clip_strings=clip_strings, static=static,
+                      compression=config.compression, offset=start)
+    finally:
+        source.close()
+    if world > 1:
+        _merge_ranks(config.out, rank, world)
+    return out if world == 1 else Path(config.out)
+
+
+def _extract_unit(source: Any, encoder: Encoder, layers: list[int], pool: tuple[str, ...], layout: TokenLayout,
+                  config: ExtractConfig, start: int, stop: int) -> dict[str, np.ndarray]:
+    batch = source.read(start, stop)
+    n_frames = batch.video.shape[1]
+    if config.shuffle_frames is not None:
+        order = np.stack([shuffle_order(config.shuffle_frames, i, n_frames) for i in range(start, stop)])
+        batch = _apply_order(batch, order)
+    else:
+        order = np.tile(np.arange(n_frames, dtype=np.int32), (stop - start, 1))
+    height, width = batch.video.shape[2:4]
+    geometry = encoder.geometry(height, width)
+    labels = align_world_labels(batch.labels, geometry, layout, source.k_max) if batch.labels is not None else {}
+    coverage = labels.get("token_coverage")
+    output = encoder.encode(batch.video, batch.labels, layers)
+    frames = getattr(source, "frames", None)  # world files: source frame indices; videos: sampled frames from the window start
+    frame_order = frames[order] if frames is not None else order * source.frame_step
+    arrays: dict[str, np.ndarray] = {"layout/frame_order": frame_order.astype(np.int32)}
+    for i in layers:
+        for kind, values in pool_tokens(output.tokens[i], pool, coverage).items():
+            arrays[f"layers/{i}/{kind}"] = values.astype(config.dtype)
+        if i in output.special:
+            arrays[f"layers/{i}/special"] = output.special[i].detach().float().cpu().numpy().astype(config.dtype)
+    for name, values in labels.items():
+        arrays[f"labels/{name}"] = values
+    return arrays
+
+
+def _merge_ranks(out: str, rank: int, world: int) -> None:
+    import torch.distributed as dist
+
+    initialised_here = False
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+        initialised_here = True
+    try:
+        dist.barrier()
+        if rank == 0:
+            from probekit.extraction.merge import merge_stores
+
+            merge_stores([shard_path(out, r, world) for r in range(world)], out, overwrite=True)
+            _log(f"merged {world} shards into {out}")
+        dist.barrier()
+    finally:
+        if initialised_here:
+            dist.destroy_process_group()

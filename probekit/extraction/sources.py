@@ -1,0 +1,290 @@
+"""Clip sources: world files and folders of ordinary video files.
+
+A source presents ``n_clips`` clips of equal length; :meth:`read` returns the uint8 frames of a
+contiguous range of clips plus, for world files, their raw labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from probekit.errors import BadOptionError, FileFormatError
+from probekit.h5io import format_of, get_attr, open_checked, read_strings
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif")
+
+
+@dataclass
+class ClipBatch:
+    """Frames and labels of clips ``start .. stop - 1``.
+
+    Attributes
+    ----------
+    video
+        uint8 (B, T, H, W, 3).
+    labels
+        Raw world labels with the clip axis first (``objects/...``, ``video/segmentation``,
+        ``masks/amodal``, ``clips/...``), or None for plain videos.
+    """
+
+    start: int
+    stop: int
+    video: np.ndarray
+    labels: dict[str, np.ndarray] | None
+
+
+class WorldSource:
+    """Clips of a probekit world file, sampled as ``start + frame_step * arange(window)``.
+
+    Parameters
+    ----------
+    path
+        A complete world file.
+    frame_step, window, start
+        Frame sampling; ``window=None`` takes every ``frame_step``-th frame from ``start``.
+    """
+
+    kind = "world"
+
+    def __init__(self, path: str | os.PathLike, *, frame_step: int = 1, window: int | None = None, start: int = 0) -> None:
+        self.path = Path(path)
+        self._file = open_checked(self.path, "world")
+        rgb = self._file["video/rgb"]
+        self.n_clips, n_frames, height, width = (int(v) for v in rgb.shape[:4])
+        if frame_step < 1 or start < 0:
+            raise BadOptionError(f"--frame-step {frame_step} / start {start}: use frame_step >= 1 and start >= 0")
+        available = len(range(start, n_frames, frame_step))
+        window = available if window is None else int(window)
+        if not 1 <= window <= available:
+            raise BadOptionError(
+                f"--window {window}: the world file has {n_frames} frames per clip, so at most {available} frames "
+                f"can be sampled with --frame-step {frame_step}"
+            )
+        self.frames = start + frame_step * np.arange(window)
+        self.n_frames = window
+        self.frame_size = (height, width)
+        self.sampling = {"frame_step": frame_step, "window": window, "start": start, "stride": None,
+                         "windows_per_clip": 1}
+        self.k_max = int(self._file["objects/exists"].shape[2]) if "objects/exists" in self._file else 0
+
+    def close(self) -> None:
+        """Close the world file."""
+        if self._file.id.valid:
+            self._file.close()
+
+    def clip_table(self) -> dict[str, list[str]]:
+        """String columns per clip carried into the store (clip_id, family_id, scenario, kind, ...)."""
+        group = self._file["clips"]
+        return {name: read_strings(group[name]) for name in group
+                if h5py.check_string_dtype(group[name].dtype) is not None}
+
+    def frame_sizes(self) -> list[tuple[int, int]]:
+        """(H, W) of every clip."""
+        return [self.frame_size] * self.n_clips
+
+    def content_hash(self) -> str:
+        """sha256 over the clips' content hashes (or the file's bytes when they are absent)."""
+        digest = hashlib.sha256()
+        if "clips/content_hash" in self._file:
+            for value in read_strings(self._file["clips/content_hash"]):
+                digest.update(value.encode())
+        else:
+            with open(self.path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 22), b""):
+                    digest.update(block)
+        return digest.hexdigest()
+
+    def attrs(self) -> dict[str, Any]:
+        """Provenance of the source."""
+        return {"source_path": str(self.path.resolve()), "source_format": "probekit.world",
+                "source_hash": self.content_hash(), "source_seed": get_attr(self._file, "seed", -1),
+                "fps": get_attr(self._file, "fps", 0)}
+
+    def read(self, start: int, stop: int) -> ClipBatch:
+        """Frames and raw labels of clips ``start .. stop - 1``."""
+        f = self._file
+        frames = self.frames
+        video = f["video/rgb"][start:stop][:, frames]
+        labels: dict[str, np.ndarray] = {}
+        for name, obj in (f["objects"].items() if "objects" in f else ()):
+            data = obj[start:stop]
+            per_frame = obj.ndim >= 3 and obj.shape[1] == f["video/rgb"].shape[1] and name not in PER_CLIP_OBJECTS
+            labels[f"objects/{name}"] = data[:, frames] if per_frame else data
+        if "video/segmentation" in f:
+            labels["video/segmentation"] = f["video/segmentation"][start:stop][:, frames]
+        if "masks/amodal" in f:
+            labels["masks/amodal"] = f["masks/amodal"][start:stop][:, frames]
+        for name, obj in (f["clips"].items() if "clips" in f else ()):
+            if h5py.check_string_dtype(obj.dtype) is None:
+                labels[f"clips/{name}"] = obj[start:stop]
+        return ClipBatch(start, stop, video, labels)
+
+
+#: Object datasets that are per clip, shape (N, K, ...), even where K equals T.
+PER_CLIP_OBJECTS = {"shape", "symmetry", "half_extents", "mass", "friction", "restitution", "color"}
+
+
+@dataclass(frozen=True)
+class _Window:
+    video: int
+    first: int  # index into the video's sampled frames
+
+
+class VideoFolderSource:
+    """Windows of the ordinary video files in a folder, decoded with PyAV.
+
+    Each video's frames ``0, frame_step, 2 frame_step, ...`` form its sampled sequence; windows of
+    ``window`` sampled frames start every ``stride`` sampled frames. Each window's family is its
+    source video.
+
+    Parameters
+    ----------
+    folder
+        Folder searched recursively for files ending in :data:`VIDEO_EXTENSIONS`.
+    frame_step, window, stride
+        Sampling; ``stride`` defaults to ``window`` (no overlap).
+    on_bad_video
+        ``"skip"`` (warn and leave the video out) or ``"stop"`` (raise).
+    """
+
+    kind = "videos"
+
+    def __init__(self, folder: str | os.PathLike, *, frame_step: int = 1, window: int = 16, stride: int | None = None,
+                 on_bad_video: str = "skip") -> None:
+        self.path = Path(folder)
+        if on_bad_video not in ("skip", "stop"):
+            raise BadOptionError(f"--on-bad-video {on_bad_video!r}: use skip or stop")
+        if frame_step < 1 or window is None or window < 1 or (stride is not None and stride < 1):
+            raise BadOptionError(f"--frame-step {frame_step} --window {window} --stride {stride}: use positive integers")
+        stride = window if stride is None else stride
+        files = sorted(p for p in self.path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
+        if not files:
+            raise BadOptionError(f"--data {self.path}: no video files ({', '.join(VIDEO_EXTENSIONS)}) in this folder")
+        self.videos: list[Path] = []
+        self.sizes: list[tuple[int, int]] = []
+        self.skipped: list[str] = []
+        self.windows: list[_Window] = []
+        for path in files:
+            try:
+                n, size = _probe_video(path)
+                if n == 0:
+                    raise ValueError("no decodable frames")
+            except Exception as exc:  # PyAV raises many error types for broken files
+                message = f"video {path}: unreadable ({exc.__class__.__name__}: {' '.join(str(exc).split())[:120]})"
+                if on_bad_video == "stop":
+                    raise BadOptionError(f"{message}; fix or remove it, or pass --on-bad-video skip") from None
+                warnings.warn(f"{message}; skipped", stacklevel=2)
+                self.skipped.append(str(path))
+                continue
+            sampled = len(range(0, n, frame_step))
+            starts = range(0, sampled - window + 1, stride)
+            if not len(starts):
+                warnings.warn(f"video {path}: {n} frames give fewer than --window {window} sampled frames; skipped", stacklevel=2)
+                self.skipped.append(str(path))
+                continue
+            self.videos.append(path)
+            self.sizes.append(size)
+            self.windows.extend(_Window(len(self.videos) - 1, s) for s in starts)
+        if not self.windows:
+            raise BadOptionError(f"--data {self.path}: no video yields a window of {window} frames; lower --window or --frame-step")
+        self.frame_step, self.window, self.stride = frame_step, window, stride
+        self.n_clips = len(self.windows)
+        self.n_frames = window
+        self.k_max = 0
+        self.frame_size = self.sizes[0]
+        self.sampling = {"frame_step": frame_step, "window": window, "stride": stride, "windows_per_video": "all"}
+        self._cache: tuple[int, np.ndarray] | None = None
+
+    def close(self) -> None:
+        """Drop the decoded-frame cache."""
+        self._cache = None
+
+    def _relative(self, index: int) -> str:
+        return str(self.videos[index].relative_to(self.path))
+
+    def clip_table(self) -> dict[str, list[str]]:
+        """clip_id = ``<video>@<first frame>``, family_id = the video, scenario ``video``, kind ``original``."""
+        ids = [f"{self._relative(w.video)}@{w.first * self.frame_step}" for w in self.windows]
+        return {"clip_id": ids, "family_id": [self._relative(w.video) for w in self.windows],
+                "scenario": ["video"] * len(ids), "kind": ["original"] * len(ids)}
+
+    def frame_sizes(self) -> list[tuple[int, int]]:
+        """(H, W) of every window."""
+        return [self.sizes[w.video] for w in self.windows]
+
+    def content_hash(self) -> str:
+        """sha256 over the names and bytes of the videos used."""
+        digest = hashlib.sha256()
+        for path in self.videos:
+            digest.update(str(path.relative_to(self.path)).encode())
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 22), b""):
+                    digest.update(block)
+        return digest.hexdigest()
+
+    def attrs(self) -> dict[str, Any]:
+        """Provenance of the source."""
+        return {"source_path": str(self.path.resolve()), "source_format": "videos", "source_hash": self.content_hash(),
+                "skipped_videos": list(self.skipped)}
+
+    def _sampled_frames(self, video: int) -> np.ndarray:
+        if self._cache is None or self._cache[0] != video:
+            frames = _decode(self.videos[video])[:: self.frame_step]
+            self._cache = (video, frames)
+        return self._cache[1]
+
+    def read(self, start: int, stop: int) -> ClipBatch:
+        """Frames of windows ``start .. stop - 1`` (all of one frame size)."""
+        clips = []
+        for w in self.windows[start:stop]:
+            frames = self._sampled_frames(w.video)
+            clip = frames[w.first : w.first + self.window]
+            if len(clip) < self.window:
+                raise FileFormatError(f"video {self.videos[w.video]}: decoded fewer frames than when indexed; it changed or is damaged")
+            clips.append(clip)
+        return ClipBatch(start, stop, np.stack(clips), None)
+
+
+def _probe_video(path: Path) -> tuple[int, tuple[int, int]]:
+    import av
+
+    n, size = 0, (0, 0)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            n += 1
+            size = (frame.height, frame.width)
+    return n, size
+
+
+def _decode(path: Path) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(container.streams.video[0])]
+    return np.stack(frames)
+
+
+def open_source(path: str | os.PathLike, *, frame_step: int = 1, window: int | None = None, stride: int | None = None,
+                on_bad_video: str = "skip") -> WorldSource | VideoFolderSource:
+    """A :class:`WorldSource` for a world file, a :class:`VideoFolderSource` for a folder."""
+    path = Path(path)
+    if path.is_dir():
+        return VideoFolderSource(path, frame_step=frame_step, window=window or 16, stride=stride, on_bad_video=on_bad_video)
+    if not path.exists():
+        raise BadOptionError(f"--data {path}: no such file or folder; give a world file (.h5) or a folder of videos")
+    kind = format_of(path)
+    if kind != "world":
+        raise FileFormatError(
+            f"--data {path}: not a probekit world file ({'a latent store' if kind == 'store' else 'foreign or unreadable'}); "
+            f"pass a file written by `probekit generate` or a folder of videos"
+        )
+    return WorldSource(path, frame_step=frame_step, window=window)
