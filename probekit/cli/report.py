@@ -16,8 +16,13 @@ def report(
     min_gain: float = typer.Option(0.05, "--min-gain", help="Least gain over a control (R², balanced accuracy, AUROC) for a readout to count as beating it."),
     seed: int = typer.Option(0, "--seed", help="Seed of the UMAP layout."),
 ) -> None:
-    """Write the HTML report of a run: diagnosis with numbers, layer-wise curves, heatmap,
-    selectivity, UMAP and provenance, in one file that fetches nothing when opened."""
+    """Write one self-contained HTML report of a run directory (diagnosis, figures, provenance).
+
+    The diagnosis states, per target, the layer and readout chosen by inner CV, the score with
+    its interval and its gain over the controls, and the pattern the evidence fits. Figures:
+    layer-wise curves, targets x layers heatmap, selectivity, a UMAP of pooled latents.
+    Nothing is fetched when the file opens.
+    """
     from probekit.errors import BadOptionError
     from probekit.report.build import write_report
     from probekit.report.diagnosis import Thresholds
