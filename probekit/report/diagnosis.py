@@ -537,6 +537,14 @@ def classify(readouts: dict[str, ReadoutEvidence], data_evidence: dict[str, Scor
     if data_evidence:
         shown = ", ".join(f"{label} {fmt(s.score)}" for label, s in data_evidence.items())
         return "over-invariant", f"no readout beats its controls, although the data carry it: {shown} beat the nuisance baseline"
+    nuisance = next((ev.controls["nuisance"] for ev in readouts.values() if "nuisance" in ev.controls), None)
+    level = chance_level(metric)
+    if nuisance is not None and level is not None and better(metric, nuisance.score, level) >= 0.1:
+        return "not carried", (
+            f"no readout beats its controls, and neither the ceiling nor the pixels do; the nuisance baseline alone "
+            f"reaches {name} {fmt(nuisance.score)} (chance {fmt(level)}): in these clips the target follows largely from "
+            "scenario, frame index, object count and size, so they cannot show what an encoder adds"
+        )
     return "not carried", "no readout beats its controls, and neither the ceiling nor the pixels do: the data as sampled do not show it"
 
 

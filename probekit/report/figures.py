@@ -149,9 +149,13 @@ def layer_curves(
             label = f"{store} · {readout}"
             x, y = main["layer"].to_numpy(), main["score"].to_numpy(dtype=float)
             lo, hi = main["ci_low"].to_numpy(dtype=float), main["ci_high"].to_numpy(dtype=float)
-            if len(x) == 1:  # single-layer stores (pixels) are drawn as a level across the plot
+            single_layer_store = srows.loc[srows["layer"] >= 0, "layer"].nunique() == 1
+            if len(x) == 1 and single_layer_store:  # a one-layer store (pixels): a level across the plot
                 ax.hlines(y[0], *span, color=color, linestyle=style["linestyle"], linewidth=1.6, label=f"{label} (layer {x[0]})")
-                ax.axhspan(lo[0], hi[0], xmin=0, xmax=1, color=color, alpha=0.08, linewidth=0)
+                ax.axhspan(lo[0], hi[0], xmin=0, xmax=1, color=color, alpha=0.05, linewidth=0)
+            elif len(x) == 1:  # a readout fitted on one layer only: a point with its interval
+                ax.errorbar(x, y, yerr=[y - lo, hi - y], color=color, marker=style["marker"], markersize=6,
+                            linestyle="none", capsize=3, label=f"{label} (layer {x[0]} only)")
             else:
                 ax.plot(x, y, color=color, linewidth=1.8, markersize=4.5, label=label, **style)
                 ax.fill_between(x, lo, hi, color=color, alpha=0.15, linewidth=0)
@@ -199,6 +203,7 @@ def layer_curves(
     ax.set_title(f"{target_name(target, slot)} (target in {unit if unit not in ('', '1') else 'no unit'})" + ("" if scenario == "all" else f", scenario {scenario}"))
     if all_layers:
         ax.set_xticks(all_layers)
+    _clip_score_axis(ax.set_ylim, ax.get_ylim(), metric, chance)
     if metric in LOWER_IS_BETTER:
         ax.invert_yaxis()
     ax.grid(True, alpha=0.3)
@@ -206,6 +211,16 @@ def layer_curves(
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=7.5, frameon=False,
                title="★ = layer chosen by inner CV (large: the chosen readout)", title_fontsize=7.5)
     return fig
+
+
+def _clip_score_axis(set_lim, current: tuple[float, float], metric: str, chance: float | None) -> None:
+    """Keep a score axis readable: R² intervals of useless probes can reach -1000; show down to
+    0.5 below chance at most (what lies beyond is cut at the axis) and up to 1."""
+    if metric in LOWER_IS_BETTER or chance is None:
+        return
+    low, high = current
+    floor = chance - 0.5 if metric == "r2" else max(chance - 0.5, 0.0)
+    set_lim(max(low, floor), min(high, 1.02))
 
 
 def _best_score(rows: pd.DataFrame, metric: str) -> float:
@@ -357,6 +372,7 @@ def diagnosis_summary(diagnoses: Iterable[TargetDiagnosis], *, colors: dict | No
         chance = group[0].chance
         if chance is not None:
             ax.axvline(chance, color="0.45", linewidth=0.9)
+        _clip_score_axis(ax.set_xlim, ax.get_xlim(), metric, chance)
         ax.set_xlabel(metric_axis_label(metric, group[0].unit))
         ax.grid(True, axis="x", alpha=0.3)
         if metric in LOWER_IS_BETTER:
