@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _worlds import write_square_world
+from _worlds import generated_world
 
 from probekit.encoders import ModuleEncoder, list_encoders
 from probekit.extraction import ExtractConfig, run_extract
@@ -22,18 +22,18 @@ ATOL = {"float16": 2e-3, "float32": 1e-5}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    return write_square_world(tmp_path_factory.mktemp("w") / "world.h5", n_clips=N_CLIPS, n_frames=N_FRAMES)
+    return generated_world(N_CLIPS, seed=1)
 
 
 def _video(world_path) -> np.ndarray:
     with open_checked(world_path, "world") as f:
-        return f["video/rgb"][()]
+        return f["video/rgb"][:, :N_FRAMES]
 
 
 def _extract(world, tmp_path, encoder: str | None = None, obj=None, dtype="float16", **kw):
     out = tmp_path / "store.h5"
     config = ExtractConfig(data=str(world), out=str(out), encoder=encoder or "tiny-vjepa2", pool="mean,none",
-                           dtype=dtype, batch_size=2, progress=False, **kw)
+                           dtype=dtype, batch_size=2, progress=False, window=N_FRAMES, **kw)
     run_extract(config, encoder=obj)
     return Store(out)
 

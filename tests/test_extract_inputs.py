@@ -8,7 +8,7 @@ import warnings
 import h5py
 import numpy as np
 import pytest
-from _worlds import write_square_world
+from _worlds import generated_world
 
 from probekit.errors import BadOptionError, FileFormatError
 from probekit.extraction import ExtractConfig, run_extract
@@ -96,7 +96,7 @@ def test_truncated_video_skipped_with_warning_or_stopped(videos, tmp_path, run_c
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    return write_square_world(tmp_path_factory.mktemp("w") / "world.h5", n_clips=2, n_frames=8)
+    return generated_world(4, seed=0)
 
 
 def test_cli_bad_encoder_and_existing_output(world, tmp_path, run_cli):
@@ -118,7 +118,7 @@ def test_library_bad_inputs(world, tmp_path):
     with pytest.raises(BadOptionError, match="--pool"):
         run_extract(_cfg(world, tmp_path / "a.h5", pool="mean,cls2"))
     with pytest.raises(BadOptionError, match="--window"):
-        run_extract(_cfg(world, tmp_path / "a.h5", window=9))
+        run_extract(_cfg(world, tmp_path / "a.h5", window=17))
     incomplete = tmp_path / "incomplete.h5"
     with h5py.File(incomplete, "w") as f:
         f.attrs.update({"format": "probekit.world", "schema_version": 1, "complete": False})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-from _worlds import write_square_world
+from _worlds import generated_world
 
 from probekit.extraction import ExtractConfig, run_extract
 from probekit.h5io import open_checked
@@ -14,7 +14,7 @@ from probekit.store import Store
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    return write_square_world(tmp_path_factory.mktemp("w") / "world.h5", n_clips=3, n_frames=16, seed=9)
+    return generated_world(3, seed=9)
 
 
 def _truth(world):
@@ -34,7 +34,7 @@ def test_per_frame_pixels_labels(world, tmp_path):
     truth = _truth(world)
     with _run(world, tmp_path / "p.h5", "pixels", pool="time,object,none") as store:
         seg = truth["video/segmentation"]
-        for k in range(2):
+        for k in range(3):
             fraction = (seg == k).reshape(3, 16, 8, 8, 8, 8).mean(axis=(3, 5))  # counted pixels per block
             np.testing.assert_allclose(store.labels("token_coverage")[:, :, k].astype(np.float64), fraction, atol=1e-3)
             amodal = truth["masks/amodal"][:, :, k].reshape(3, 16, 8, 8, 8, 8).mean(axis=(3, 5))
@@ -45,7 +45,7 @@ def test_per_frame_pixels_labels(world, tmp_path):
         # object pooling: the coverage-weighted mean of the object's tokens, NaN where it covers none
         tokens = store.features(0, "tokens").astype(np.float64)
         cov = store.labels("token_coverage").astype(np.float64)
-        for k in range(2):
+        for k in range(3):
             w = cov[:, :, k]
             total = w.sum(axis=(2, 3))
             expected = np.einsum("nthwd,nthw->ntd", tokens, w) / np.where(total > 0, total, np.nan)[..., None]
@@ -60,16 +60,17 @@ def test_tubelet_alignment_mid_time_and_any(world, tmp_path):
         np.testing.assert_array_equal(store.dataset("layout/token_frames")[()], np.stack([np.arange(0, 16, 2), np.arange(1, 16, 2)], 1))
         mid = np.arange(8) * 2 + 0.5
         np.testing.assert_allclose(store.labels("frame_mid"), mid)
-        vz = store.labels("velocity_world")[..., 2]  # 0.1 * t * (k + 1): linear in t, exact at the mid-time
-        np.testing.assert_allclose(vz, np.broadcast_to(0.1 * mid[None, :, None] * np.array([1, 2])[None, None, :], vz.shape), rtol=1e-5)
+        velocity = truth["objects/velocity_world"]  # linear interpolation at t + 0.5 = mean of the two frames
+        np.testing.assert_allclose(store.labels("velocity_world"), (velocity[:, 0::2] + velocity[:, 1::2]) / 2, rtol=1e-5, atol=1e-6)
         contact = truth["objects/contact_interval"]
         np.testing.assert_array_equal(store.labels("contact_interval"), contact[:, 0::2] | contact[:, 1::2])
         seg = truth["video/segmentation"]
-        for k in range(2):
+        for k in range(3):
             per_frame = (seg == k).reshape(3, 16, 8, 8, 8, 8).mean(axis=(3, 5))
             np.testing.assert_allclose(store.labels("token_coverage")[:, :, k].astype(np.float64),
                                        (per_frame[:, 0::2] + per_frame[:, 1::2]) / 2, atol=1e-3)
-        assert store.labels("clip/mass").shape == (3, 2) and store.labels("clip/gravity").shape == (3,)
+        assert store.labels("clip/mass").shape == (3, 3) and store.labels("clip/gravity").shape == (3,)
+        assert store.labels("contact_interval").any()  # the check above saw contacts
 
 
 def test_shuffle_frames_control(world, tmp_path):

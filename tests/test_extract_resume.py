@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from _worlds import write_square_world
+from _worlds import generated_world
 
 from probekit.errors import FileFormatError
 import torch
@@ -45,7 +45,7 @@ def _datasets(path):
 
 
 def test_kill9_then_resume_is_bitwise_equal(tmp_path, run_cli):
-    world = write_square_world(tmp_path / "world.h5", n_clips=10, n_frames=16, seed=3)
+    world = generated_world(20, seed=3)  # long enough that at least two kills land
     reference = tmp_path / "reference.h5"
     threads = torch.get_num_threads()
     try:  # the uninterrupted run, in this process with the same options (one thread)
@@ -105,7 +105,7 @@ def test_kill9_then_resume_is_bitwise_equal(tmp_path, run_cli):
 
 
 def test_resume_with_other_options_is_refused(tmp_path, run_cli):
-    world = write_square_world(tmp_path / "world.h5", n_clips=4, n_frames=16)
+    world = generated_world(4, seed=0)
     out = tmp_path / "store.h5"
     proc = _start(world, out)
     parts = parts_dir_for(out)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from _worlds import write_square_world
+from _worlds import generated_world
 
 from probekit.extraction import ExtractConfig, run_extract, shard_path
 from probekit.store import Store
@@ -25,7 +25,7 @@ def _free_port() -> int:
 
 
 def test_two_ranks_then_merge_equal_single_process(tmp_path, run_cli):
-    world = write_square_world(tmp_path / "world.h5", n_clips=5, n_frames=16, seed=4)
+    world = generated_world(5, seed=4)
     out = tmp_path / "merged.h5"
     env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     result = subprocess.run(

@@ -28,7 +28,9 @@ from conftest import REPO_ROOT, _cli_env
         (["--clips", "0"], "--clips 0"),
         (["--size", "-8"], "--size -8"),
         (["--frames", "0"], "--frames 0"),
+        (["--frames", "4", "--violations", "gravity"], "--frames 4"),
         (["--workers", "0"], "--workers 0"),
+        (["--seed", "-1"], "--seed -1"),
     ],
 )
 def test_bad_options_fail_with_one_line(run_cli, tmp_path, args, needle):

@@ -64,7 +64,10 @@ def token_coverage(masks: np.ndarray, geometry: Geometry, layout: TokenLayout) -
     # resize (area weights), crop and average over each patch, folded into one matrix per axis
     rows = area_weights(height, geometry.resized[0])[top : top + gh * ph].reshape(gh, ph, height).mean(dim=1)
     cols = area_weights(width, geometry.resized[1])[left : left + gw * pw].reshape(gw, pw, width).mean(dim=1)
-    per_frame = torch.einsum("yh,btkhw,xw->btkyx", rows, torch.from_numpy(np.ascontiguousarray(masks)).float(), cols).numpy()
+    n = b * t * k
+    flat = torch.from_numpy(np.ascontiguousarray(masks)).reshape(n * height, width).to(torch.float32)
+    cols_done = torch.matmul(flat, cols.T).reshape(n, height, gw).transpose(1, 2).reshape(n * gw, height)
+    per_frame = torch.matmul(cols_done, rows.T).reshape(b, t, k, gw, gh).transpose(-1, -2).numpy()
     return np.stack([per_frame[:, a : e + 1].mean(axis=1) for a, e in layout.token_frames], axis=1)
 
 

@@ -31,16 +31,18 @@ def pool_tokens(tokens: torch.Tensor, kinds: tuple[str, ...], coverage: np.ndarr
     (B, T', K, D), NaN where the object covers no token; it needs ``coverage`` (B, T', K, H', W').
     """
     x = tokens.detach().float().cpu()
+    b, t, h, w, d = x.shape
+    flat = x.reshape(b, t, h * w, d)
     out: dict[str, np.ndarray] = {}
-    if "mean" in kinds:
-        out["mean"] = x.mean(dim=(1, 2, 3)).numpy()
+    spatial = flat.mean(dim=2)  # (B, T', D); every step has the same number of tokens, so the
+    if "mean" in kinds:         # mean over all tokens is the mean of the per-step means
+        out["mean"] = spatial.mean(dim=1).numpy()
     if "time" in kinds:
-        out["time"] = x.mean(dim=(2, 3)).numpy()
+        out["time"] = spatial.numpy()
     if "object" in kinds and coverage is not None and coverage.shape[2] > 0:
-        w = torch.from_numpy(coverage.astype(np.float32))
-        total = w.sum(dim=(3, 4))  # (B, T', K)
-        summed = torch.einsum("bthwd,btkhw->btkd", x, w)
-        obj = summed / total.unsqueeze(-1)
+        weights = torch.from_numpy(coverage.astype(np.float32)).reshape(b, t, coverage.shape[2], h * w)
+        total = weights.sum(dim=-1)  # (B, T', K)
+        obj = torch.matmul(weights, flat) / total.unsqueeze(-1)
         obj[total == 0] = float("nan")
         out["object"] = obj.numpy()
     if "tokens" in kinds:

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from probekit.errors import BadOptionError, FileFormatError
-from probekit.h5io import format_of, get_attr, open_checked, read_strings
+from probekit.h5io import format_of
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif")
 
@@ -55,9 +55,12 @@ class WorldSource:
     kind = "world"
 
     def __init__(self, path: str | os.PathLike, *, frame_step: int = 1, window: int | None = None, start: int = 0) -> None:
+        from probekit.data.worlds import WorldFile
+
         self.path = Path(path)
-        self._file = open_checked(self.path, "world")
-        rgb = self._file["video/rgb"]
+        self._world = WorldFile(self.path)
+        self._names = self._world.dataset_names
+        rgb = self._world.dataset("video/rgb")
         self.n_clips, n_frames, height, width = (int(v) for v in rgb.shape[:4])
         if frame_step < 1 or start < 0:
             raise BadOptionError(f"--frame-step {frame_step} / start {start}: use frame_step >= 1 and start >= 0")
@@ -68,23 +71,25 @@ class WorldSource:
                 f"--window {window}: the world file has {n_frames} frames per clip, so at most {available} frames "
                 f"can be sampled with --frame-step {frame_step}"
             )
+        self.source_frames = n_frames
         self.frames = start + frame_step * np.arange(window)
         self.n_frames = window
         self.frame_size = (height, width)
         self.sampling = {"frame_step": frame_step, "window": window, "start": start, "stride": None,
                          "windows_per_clip": 1}
-        self.k_max = int(self._file["objects/exists"].shape[2]) if "objects/exists" in self._file else 0
+        self.k_max = int(self._world.dataset("objects/exists").shape[2]) if "objects/exists" in self._names else 0
 
     def close(self) -> None:
         """Close the world file."""
-        if self._file.id.valid:
-            self._file.close()
+        self._world.close()
+
+    def _group(self, group: str) -> list[str]:
+        return [name for name in self._names if name.startswith(group + "/")]
 
     def clip_table(self) -> dict[str, list[str]]:
         """String columns per clip carried into the store (clip_id, family_id, scenario, kind, ...)."""
-        group = self._file["clips"]
-        return {name: read_strings(group[name]) for name in group
-                if h5py.check_string_dtype(group[name].dtype) is not None}
+        return {name.split("/", 1)[1]: [str(v) for v in self._world.read(name)] for name in self._group("clips")
+                if h5py.check_string_dtype(self._world.dataset(name).dtype) is not None}
 
     def frame_sizes(self) -> list[tuple[int, int]]:
         """(H, W) of every clip."""
@@ -93,9 +98,9 @@ class WorldSource:
     def content_hash(self) -> str:
         """sha256 over the clips' content hashes (or the file's bytes when they are absent)."""
         digest = hashlib.sha256()
-        if "clips/content_hash" in self._file:
-            for value in read_strings(self._file["clips/content_hash"]):
-                digest.update(value.encode())
+        if "clips/content_hash" in self._names:
+            for value in self._world.read("clips/content_hash"):
+                digest.update(str(value).encode())
         else:
             with open(self.path, "rb") as handle:
                 for block in iter(lambda: handle.read(1 << 22), b""):
@@ -104,27 +109,28 @@ class WorldSource:
 
     def attrs(self) -> dict[str, Any]:
         """Provenance of the source."""
+        attrs = self._world.attrs
         return {"source_path": str(self.path.resolve()), "source_format": "probekit.world",
-                "source_hash": self.content_hash(), "source_seed": get_attr(self._file, "seed", -1),
-                "fps": get_attr(self._file, "fps", 0)}
+                "source_hash": self.content_hash(), "source_seed": attrs.get("seed", -1), "fps": attrs.get("fps", 0)}
 
     def read(self, start: int, stop: int) -> ClipBatch:
         """Frames and raw labels of clips ``start .. stop - 1``."""
-        f = self._file
         frames = self.frames
-        video = f["video/rgb"][start:stop][:, frames]
+        clips = slice(start, stop)
+        video = self._world.read("video/rgb", clips)[:, frames]
         labels: dict[str, np.ndarray] = {}
-        for name, obj in (f["objects"].items() if "objects" in f else ()):
-            data = obj[start:stop]
-            per_frame = obj.ndim >= 3 and obj.shape[1] == f["video/rgb"].shape[1] and name not in PER_CLIP_OBJECTS
-            labels[f"objects/{name}"] = data[:, frames] if per_frame else data
-        if "video/segmentation" in f:
-            labels["video/segmentation"] = f["video/segmentation"][start:stop][:, frames]
-        if "masks/amodal" in f:
-            labels["masks/amodal"] = f["masks/amodal"][start:stop][:, frames]
-        for name, obj in (f["clips"].items() if "clips" in f else ()):
-            if h5py.check_string_dtype(obj.dtype) is None:
-                labels[f"clips/{name}"] = obj[start:stop]
+        for name in self._group("objects"):
+            data = self._world.dataset(name)
+            per_frame = data.ndim >= 3 and data.shape[1] == self.source_frames and name.split("/", 1)[1] not in PER_CLIP_OBJECTS
+            values = data[clips]
+            labels[name] = values[:, frames] if per_frame else values
+        for name in ("video/segmentation", "masks/amodal"):
+            if name in self._names:
+                labels[name] = self._world.dataset(name)[clips][:, frames]
+        for name in self._group("clips"):
+            data = self._world.dataset(name)
+            if h5py.check_string_dtype(data.dtype) is None:
+                labels[name] = data[clips]
         return ClipBatch(start, stop, video, labels)
 
 

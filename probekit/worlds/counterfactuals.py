@@ -38,6 +38,7 @@ def _scale(rng: np.random.Generator, low: tuple[float, float], high: tuple[float
 
 
 def color(spec: ClipSpec, rng) -> Counterfactual:
+    """New base colours."""
     objects = tuple(
         dataclasses.replace(o, color=sampling.color(rng, avoid_hue=sampling.hue_of(o.color))) for o in spec.objects
     )
@@ -45,16 +46,19 @@ def color(spec: ClipSpec, rng) -> Counterfactual:
 
 
 def texture(spec: ClipSpec, rng) -> Counterfactual:
+    """New surface markings."""
     objects = tuple(dataclasses.replace(o, texture=sampling.texture(rng, avoid=o.texture)) for o in spec.objects)
     return spec.replace(objects=objects), {"textures": [o.texture for o in objects]}
 
 
 def light(spec: ClipSpec, rng) -> Counterfactual:
+    """A new light."""
     new = sampling.light(rng)
     return spec.replace(light=new), {"light": dataclasses.asdict(new)}
 
 
 def camera(spec: ClipSpec, rng) -> Counterfactual:
+    """Eye and target shifted by 3% of the viewing distance."""
     eye, target = np.asarray(spec.camera.eye), np.asarray(spec.camera.target)
     direction = rng.normal(size=3)
     shift = direction / np.linalg.norm(direction) * 0.03 * np.linalg.norm(eye - target)
@@ -65,12 +69,14 @@ def camera(spec: ClipSpec, rng) -> Counterfactual:
 
 
 def mass(spec: ClipSpec, rng) -> Counterfactual:
+    """Slot 0's mass scaled."""
     factor = _scale(rng, (0.4, 0.6), (1.6, 2.5))
     new = spec.objects[0].mass * factor
     return spec.replace_object(0, mass=new), {"slot": 0, "factor": factor, "mass": new}
 
 
 def velocity(spec: ClipSpec, rng) -> Counterfactual:
+    """Slot 0's initial velocities scaled."""
     obj = spec.objects[0]
     factor = _scale(rng, (0.7, 0.85), (1.15, 1.3))
     v = np.asarray(obj.velocity) * factor
@@ -82,6 +88,7 @@ def velocity(spec: ClipSpec, rng) -> Counterfactual:
 
 
 def gravity(spec: ClipSpec, rng) -> Counterfactual:
+    """g scaled."""
     factor = _scale(rng, (0.75, 0.9), (1.1, 1.25))
     return spec.replace(gravity=spec.gravity * factor), {"factor": factor, "gravity": spec.gravity * factor}
 

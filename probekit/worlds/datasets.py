@@ -55,7 +55,7 @@ ARRAYS: dict[str, tuple[str, str, str]] = {
 #: name -> (unit, description) of the per-clip metadata columns (strings unless stated).
 META: dict[str, tuple[str, str]] = {
     "clip_id": ("", "globally unique id: <family_id>-o | -v.<violation> | -c.<factor>"),
-    "family_id": ("", "<scenario>-<seed hex>-<options tag>, shared by a clip and its twins"),
+    "family_id": ("", "<scenario>-<seed hex>-<options tag>[r<attempt>], shared by a clip and its twins"),
     "scenario": ("", "drop, ramp, roll, collide, occlude, stack"),
     "kind": ("", "original, violation or counterfactual"),
     "violation": ("", "violation type or empty"),

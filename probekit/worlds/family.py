@@ -46,7 +46,7 @@ def run_family(job: FamilyJob) -> list[dict[str, Any]]:
     rng = np.random.default_rng(job.seed)
     sampler = SCENARIOS[job.scenario]
     wanted = members(job)
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         spec = sampler(rng, job.frames, job.fps, job.size)
         original = simulate_clip(spec, job.k_max)
         twins = []
@@ -58,6 +58,8 @@ def run_family(job: FamilyJob) -> list[dict[str, Any]]:
     else:
         raise RuntimeError(f"{job.family_id}: no clip allowed every requested violation in {MAX_ATTEMPTS} attempts")
 
+    # a resampled original is another clip: its id says so (r<attempt>), keeping ids unique
+    family_id = job.family_id if attempt == 0 else f"{job.family_id}r{attempt}"
     clips = []
     twin_iter = iter(twins)
     for index, (kind, violation, factor) in enumerate(wanted):
@@ -74,8 +76,8 @@ def run_family(job: FamilyJob) -> list[dict[str, Any]]:
             {
                 "arrays": arrays,
                 "meta": {
-                    "clip_id": f"{job.family_id}-{suffix}",
-                    "family_id": job.family_id,
+                    "clip_id": f"{family_id}-{suffix}",
+                    "family_id": family_id,
                     "scenario": job.scenario,
                     "kind": kind,
                     "violation": violation,

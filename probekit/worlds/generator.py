@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import multiprocessing
@@ -18,6 +19,9 @@ from probekit.worlds.spec import CONTACT_EPSILON
 from probekit.worlds.scenarios import SCENARIOS, SLOT_ROLES, substeps_for
 from probekit.worlds.violations import VIOLATIONS
 from probekit.worlds.writer import WorldWriter
+
+#: Fewest frames per clip with which every violation twin can be made.
+MIN_FRAMES_FOR_VIOLATIONS = 6
 
 #: Scenarios used when none are given.
 DEFAULT_SCENARIOS = tuple(SCENARIOS)
@@ -64,20 +68,23 @@ def plan(
     return jobs
 
 
-def _results(jobs: list[FamilyJob], workers: int) -> Iterator[list[dict]]:
+@contextlib.contextmanager
+def _family_results(jobs: list[FamilyJob], workers: int) -> Iterator[Iterator[list[dict]]]:
+    """Yield an iterator over the families' clips, in job order, from ``workers`` processes.
+
+    The pool is started before the caller opens its output file. It forks where the platform
+    allows (workers inherit the imported modules instead of importing them again) and spawns
+    elsewhere. Every clip is simulated in fresh pybullet clients, so the results do not depend
+    on which process made them.
+    """
     from probekit.worlds.family import run_family  # imports pybullet
 
     if workers == 1 or len(jobs) == 1:
-        for job in jobs:
-            yield run_family(job)
+        yield (run_family(job) for job in jobs)
         return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(min(workers, len(jobs)), initializer=_quiet_worker) as pool:
-        yield from pool.imap(run_family, jobs, chunksize=1)
-
-
-def _quiet_worker() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() and os.name == "posix" else "spawn"
+    with multiprocessing.get_context(method).Pool(min(workers, len(jobs))) as pool:
+        yield pool.imap(run_family, jobs, chunksize=1)
 
 
 def generate_world(
@@ -139,10 +146,17 @@ def generate_world(
             )
     for value, option in ((clips, "--clips"), (frames, "--frames"), (size, "--size"), (fps, "--fps"), (workers, "--workers")):
         _positive(value, option)
+    if int(seed) < 0:
+        raise BadOptionError(f"--seed {seed}: must be a non-negative integer")
     if size < 16:
         raise BadOptionError(f"--size {size}: too small; use at least 16 pixels")
     if frames < 4:
         raise BadOptionError(f"--frames {frames}: too few; use at least 4 frames")
+    if violation_list and frames < MIN_FRAMES_FOR_VIOLATIONS:
+        raise BadOptionError(
+            f"--frames {frames}: violation twins need at least {MIN_FRAMES_FOR_VIOLATIONS} frames "
+            f"(an event before the violation and its aftermath); raise --frames or drop --violations"
+        )
     out = check_writable_output(out, overwrite=overwrite)
 
     jobs = plan(clips, seed, scenario_list, frames, fps, size, violation_list, counterfactuals)
@@ -171,15 +185,16 @@ def generate_world(
     }
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=n_total, unit="clip", desc="generate", disable=None if progress else True)
-    try:
-        with atomic_h5(out, "world", attrs) as f:
-            writer = WorldWriter(f, n_total)
-            for family in _results(jobs, int(workers)):
-                for clip in family:
-                    writer.add(clip)
-                bar.update(len(family))
-            writer.finish()
-    finally:
-        bar.close()
+    with _family_results(jobs, int(workers)) as families:
+        bar = tqdm(total=n_total, unit="clip", desc="generate", disable=None if progress else True)
+        try:
+            with atomic_h5(out, "world", attrs) as f:
+                writer = WorldWriter(f, n_total)
+                for family in families:
+                    for clip in family:
+                        writer.add(clip)
+                    bar.update(len(family))
+                writer.finish()
+        finally:
+            bar.close()
     return out

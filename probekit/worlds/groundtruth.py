@@ -36,16 +36,20 @@ def camera_orientation(quat_world: np.ndarray, extrinsic: np.ndarray) -> np.ndar
     return out
 
 
-def mask_box(mask: np.ndarray) -> np.ndarray:
-    """(x0, y0, x1, y1) pixel-edge box of a boolean (H, W) mask; NaN when empty."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return np.full(4, np.nan)
-    cols = np.flatnonzero(mask.any(axis=0))
-    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], dtype=np.float64)
+def mask_boxes(masks: np.ndarray) -> np.ndarray:
+    """(x0, y0, x1, y1) pixel-edge boxes of boolean masks (..., H, W); NaN where empty."""
+    rows, cols = masks.any(axis=-1), masks.any(axis=-2)
+    h, w = masks.shape[-2:]
+    out = np.full(masks.shape[:-2] + (4,), np.nan)
+    filled = rows.any(axis=-1)
+    out[..., 0] = np.where(filled, np.argmax(cols, axis=-1), np.nan)
+    out[..., 1] = np.where(filled, np.argmax(rows, axis=-1), np.nan)
+    out[..., 2] = np.where(filled, w - np.argmax(cols[..., ::-1], axis=-1), np.nan)
+    out[..., 3] = np.where(filled, h - np.argmax(rows[..., ::-1], axis=-1), np.nan)
+    return out
 
 
-def frame_labels(
+def view_labels(
     position_world: np.ndarray,
     quaternion_world: np.ndarray,
     exists: np.ndarray,
@@ -54,41 +58,43 @@ def frame_labels(
     extrinsic: np.ndarray,
     intrinsic: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Camera-frame, image-plane and visibility labels of one frame.
+    """Camera-frame, image-plane and visibility labels of a clip.
 
     Parameters
     ----------
     position_world, quaternion_world
-        (K, 3) and (K, 4); NaN for absent slots.
+        (T, K, 3) and (T, K, 4); NaN for absent slots.
     exists
-        (K,) bool.
+        (T, K) bool.
     segmentation
-        (H, W) int8 slot codes of the full render.
+        (T, H, W) int8 slot codes of the full renders.
     amodal
-        (K, H, W) bool silhouettes of each object rendered alone.
+        (T, K, H, W) bool silhouettes of each object rendered alone.
     extrinsic, intrinsic
         World -> camera transform and pinhole matrix.
     """
-    k = len(exists)
-    size = segmentation.shape
+    k = exists.shape[1]
+    h, w = segmentation.shape[-2:]
     position_camera = to_camera(position_world, extrinsic)
     position_image = project(position_camera, intrinsic)
-    visible_pixels = np.array([(segmentation == slot).sum() for slot in range(k)])
-    amodal_pixels = amodal.reshape(k, -1).sum(axis=1)
+    visible_masks = segmentation[:, None] == np.arange(k, dtype=segmentation.dtype)[None, :, None, None]
+    visible_pixels = visible_masks.sum(axis=(-2, -1))
+    amodal_pixels = amodal.sum(axis=(-2, -1))
     with np.errstate(divide="ignore", invalid="ignore"):
         visible_fraction = np.where(amodal_pixels > 0, visible_pixels / amodal_pixels, np.nan)
-    x, y = position_image[:, 0], position_image[:, 1]
-    inside = np.isfinite(x) & (x >= 0) & (x < size[1]) & np.isfinite(y) & (y >= 0) & (y < size[0])
-    quaternion_camera = camera_orientation(quaternion_world, extrinsic)
+    x, y = position_image[..., 0], position_image[..., 1]
+    inside = np.isfinite(x) & (x >= 0) & (x < w) & np.isfinite(y) & (y >= 0) & (y < h)
+    flat = quaternion_world.reshape(-1, 4)
+    quaternion_camera = camera_orientation(flat, extrinsic).reshape(quaternion_world.shape)
     return {
         "visible": exists & (visible_pixels > 0),
         "visible_fraction": np.where(exists, visible_fraction, np.nan),
         "out_of_frame": exists & (~inside | (amodal_pixels == 0)),
         "position_camera": position_camera,
         "position_image": position_image,
-        "bbox_visible": np.stack([mask_box(segmentation == slot) for slot in range(k)]),
-        "bbox_amodal": np.stack([mask_box(amodal[slot]) for slot in range(k)]),
+        "bbox_visible": mask_boxes(visible_masks),
+        "bbox_amodal": mask_boxes(amodal),
         "quaternion_camera": quaternion_camera,
-        "rot6d_world": rot6d(quaternion_world),
-        "rot6d_camera": rot6d(quaternion_camera),
+        "rot6d_world": rot6d(flat).reshape(exists.shape + (6,)),
+        "rot6d_camera": rot6d(quaternion_camera.reshape(-1, 4)).reshape(exists.shape + (6,)),
     }

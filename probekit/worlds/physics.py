@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+from probekit.worlds import clients
 from probekit.worlds.bullet import pb
 
 from probekit.worlds.shapes import dynamic_body, static_box
@@ -48,7 +49,7 @@ class PhysicsWorld:
 
     def __init__(self, spec: ClipSpec) -> None:
         self.spec = spec
-        self.client = pb.connect(pb.DIRECT)
+        self.client = clients.acquire()
         c = self.client
         pb.setPhysicsEngineParameter(
             fixedTimeStep=spec.dt, numSubSteps=1, deterministicOverlappingPairs=1, physicsClientId=c
@@ -64,12 +65,13 @@ class PhysicsWorld:
         self.scenery = [static_box(c, box) for box in spec.scenery]
         self.objects: list[ObjectSpec] = list(spec.objects)
         self.bodies: list[int | None] = [dynamic_body(c, obj) for obj in spec.objects]
+        self._slot_cache = self._slot_of()
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
-        """Disconnect the client."""
+        """Return the client to the pool."""
         if self.client is not None:
-            pb.disconnect(self.client)
+            clients.release(self.client)
             self.client = None
 
     def __enter__(self) -> "PhysicsWorld":
@@ -121,18 +123,18 @@ class PhysicsWorld:
         Any positive normal force sets the impulse flag; ``normal_force`` is overwritten with
         this substep's total.
         """
-        slot_of = self._slot_of()
+        slot_of = self._slot_cache
         into.normal_force[:] = 0.0
-        for slot, body in enumerate(self.bodies):
-            if body is None:
-                continue
-            for point in pb.getContactPoints(bodyA=body, physicsClientId=self.client):
-                other = point[2] if point[1] == body else point[1]
-                force = point[9]
+        for point in pb.getContactPoints(physicsClientId=self.client):
+            body_a, body_b, distance, force = point[1], point[2], point[8], point[9]
+            for body, other in ((body_a, body_b), (body_b, body_a)):
+                slot = slot_of.get(body)
+                if slot is None:
+                    continue
                 if force > 0.0:
                     into.impulse[slot] = True
                     into.normal_force[slot] += force
-                if point[8] > CONTACT_EPSILON and force <= 0.0:
+                if distance > CONTACT_EPSILON and force <= 0.0:
                     continue
                 if other == self.ground:
                     into.ground[slot] = True
@@ -167,6 +169,10 @@ class PhysicsWorld:
     # -- events --------------------------------------------------------------------------
     def apply(self, event: Event) -> None:
         """Apply a violation event to the physics (render-only events are ignored)."""
+        self._apply(event)
+        self._slot_cache = self._slot_of()
+
+    def _apply(self, event: Event) -> None:
         c, p = self.client, event.params
         if event.action == "remove":
             pb.removeBody(self.bodies[p["slot"]], physicsClientId=c)

@@ -8,6 +8,7 @@ amodal mask. Render clients never step; object poses are copied in from the phys
 from __future__ import annotations
 
 import numpy as np
+from probekit.worlds import clients
 from probekit.worlds.bullet import pb, pybullet_data
 
 
@@ -25,7 +26,7 @@ class _Client:
     """One render-only pybullet client holding a set of visual bodies."""
 
     def __init__(self) -> None:
-        self.id = pb.connect(pb.DIRECT)
+        self.id = clients.acquire()
         self.textures: dict[str, int] = {}
 
     def texture(self, name: str) -> int:
@@ -39,7 +40,7 @@ class _Client:
         )
 
     def close(self) -> None:
-        pb.disconnect(self.id)
+        clients.release(self.id)
 
 
 class SceneRenderer:
@@ -73,7 +74,7 @@ class SceneRenderer:
         ]
 
     def close(self) -> None:
-        """Disconnect every render client."""
+        """Return every render client to the pool."""
         for client in [self.scene, *self.alone]:
             client.close()
 

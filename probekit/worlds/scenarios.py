@@ -251,7 +251,8 @@ def occlude(rng: np.random.Generator, frames: int, fps: float, size: int) -> Cli
 
 
 def stack(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
-    """Two or three boxes stacked with random overhangs; the top one gets a push."""
+    """Two or three boxes stacked with overhangs of 0.4-1.0 half widths; the top one gets a push of
+    0.5-2 m/s toward the overhang, so most stacks topple."""
     g = sampling.gravity(rng)
     distance = rng.uniform(3.5, 4.5)
     view = sampling.VIEW_WIDTH * distance
@@ -264,13 +265,13 @@ def stack(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipS
         width = rng.uniform(0.16, 0.19) * view
         extents = (width / 2 * rng.uniform(0.9, 1.1), width / 2 * rng.uniform(0.9, 1.1), width / 2 * rng.uniform(0.75, 0.95))
         if lower_half is not None:
-            x += side * rng.uniform(0.2, 0.9) * lower_half
+            x += side * rng.uniform(0.4, 1.0) * lower_half
         boxes_bottom_up.append((extents, (x, 0.0, z + extents[2])))
         z += 2 * extents[2]
         lower_half = extents[0]
     objects = []
     for slot, (extents, position) in enumerate(reversed(boxes_bottom_up)):
-        push = side * rng.uniform(0.0, 1.5) if slot == 0 else 0.0
+        push = side * rng.uniform(0.5, 2.0) if slot == 0 else 0.0
         objects.append(
             ObjectSpec(
                 shape="box",

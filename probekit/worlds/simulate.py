@@ -17,7 +17,7 @@ from collections import defaultdict
 import numpy as np
 
 from probekit.worlds.camera import extrinsics, intrinsics
-from probekit.worlds.groundtruth import canonical_quaternion, frame_labels
+from probekit.worlds.groundtruth import canonical_quaternion, view_labels
 from probekit.worlds.physics import PhysicsWorld, StepContacts
 from probekit.worlds.render import SceneRenderer
 from probekit.worlds.spec import SHAPES, SYMMETRY, ClipSpec
@@ -55,16 +55,44 @@ def simulate_clip(spec: ClipSpec, k_max: int | None = None) -> dict[str, np.ndar
     k = n_obj if k_max is None else k_max
     if k < n_obj:
         raise ValueError(f"k_max={k} is smaller than the clip's {n_obj} objects")
-    t_total, s = spec.n_frames, spec.image_size
     extrinsic = extrinsics(spec.camera)
-    intrinsic = intrinsics(spec.camera, s)
+    intrinsic = intrinsics(spec.camera, spec.image_size)
+    clip = _run(spec)
+    exists = clip["exists"]
+    clip["quaternion_world"] = canonical_quaternion(clip["quaternion_world"])
+    clip["contact_now"] = clip["contact_ground_now"] | clip["contact_object_now"]
+    clip["contact_interval"] = clip["contact_ground_interval"] | clip["contact_object_interval"]
+    clip.update(
+        view_labels(clip["position_world"], clip["quaternion_world"], exists, clip["segmentation"], clip["amodal"],
+                    extrinsic, intrinsic)
+    )
+    out: dict[str, np.ndarray] = {
+        "video/rgb": clip["rgb"],
+        "video/depth": clip["depth"],
+        "video/segmentation": clip["segmentation"],
+        "masks/amodal": _pad(clip["amodal"], k, axis=1, fill=False),
+    }
+    for name in FRAME_LABELS:
+        values = _mask_absent(np.asarray(clip[name]), exists)
+        if name == "contact_pairs_interval":
+            values = _pad(values, k, axis=2, fill=False)
+        out[f"objects/{name}"] = _pad(values, k, axis=1, fill=False if values.dtype == bool else np.nan)
+    out.update(object_constants(spec, k))
+    out["clips/gravity"] = np.float32(spec.gravity)
+    out["clips/intrinsics"] = intrinsic
+    out["clips/extrinsics"] = extrinsic
+    return out
+
+
+def _run(spec: ClipSpec) -> dict[str, np.ndarray]:
+    """Step, query and render every frame; raw per-frame arrays stacked over time."""
+    n_obj = len(spec.objects)
     events = defaultdict(list)
     for event in spec.events:
         events[event.frame].append(event)
-
     frames: dict[str, list] = defaultdict(list)
     with PhysicsWorld(spec) as physics, SceneRenderer(spec) as renderer:
-        for frame in range(t_total):
+        for frame in range(spec.n_frames):
             for event in events.get(frame, []):
                 physics.apply(event)
                 renderer.apply(event)
@@ -78,50 +106,26 @@ def simulate_clip(spec: ClipSpec, k_max: int | None = None) -> dict[str, np.ndar
             now = physics.contacts_now()
             renderer.set_poses(state["position"], state["quaternion"])
             rgb, depth, segmentation, amodal = renderer.render()
-            exists = np.array([body is not None for body in physics.bodies])
-            quaternion = canonical_quaternion(state["quaternion"])
-            labels = frame_labels(state["position"], quaternion, exists, segmentation, amodal, extrinsic, intrinsic)
-            labels.update(
-                exists=exists,
-                position_world=state["position"],
-                velocity_world=state["velocity"],
-                acceleration_world=(state["velocity"] - previous_velocity) / spec.dt,
-                angular_velocity_world=state["angular_velocity"],
-                quaternion_world=quaternion,
-                impulse=interval.impulse,
-                contact_ground_now=now.ground,
-                contact_object_now=now.other,
-                contact_now=now.ground | now.other,
-                contact_ground_interval=interval.ground | now.ground,
-                contact_object_interval=interval.other | now.other,
-                contact_interval=interval.ground | interval.other | now.ground | now.other,
-                contact_pairs_interval=interval.pairs | now.pairs,
-                normal_force=np.where(exists, interval.normal_force, np.nan),
-            )
-            for name in FRAME_LABELS:
-                frames[name].append(_mask_absent(np.asarray(labels[name]), exists))
-            frames["rgb"].append(rgb)
-            frames["depth"].append(depth)
-            frames["segmentation"].append(segmentation)
-            frames["amodal"].append(amodal)
+            raw = {
+                "exists": np.array([body is not None for body in physics.bodies]),
+                "position_world": state["position"],
+                "velocity_world": state["velocity"],
+                "acceleration_world": (state["velocity"] - previous_velocity) / spec.dt,
+                "angular_velocity_world": state["angular_velocity"],
+                "quaternion_world": state["quaternion"],
+                "impulse": interval.impulse,
+                "contact_ground_now": now.ground,
+                "contact_object_now": now.other,
+                "contact_ground_interval": interval.ground | now.ground,
+                "contact_object_interval": interval.other | now.other,
+                "contact_pairs_interval": interval.pairs | now.pairs,
+                "normal_force": interval.normal_force,
+                "rgb": rgb, "depth": depth, "segmentation": segmentation, "amodal": amodal,
+            }
+            for name, value in raw.items():
+                frames[name].append(value)
 
-    out: dict[str, np.ndarray] = {
-        "video/rgb": np.stack(frames["rgb"]),
-        "video/depth": np.stack(frames["depth"]),
-        "video/segmentation": np.stack(frames["segmentation"]),
-        "masks/amodal": _pad(np.stack(frames["amodal"]), k, axis=1, fill=False),
-    }
-    for name in FRAME_LABELS:
-        stacked = np.stack(frames[name])
-        if name == "contact_pairs_interval":
-            stacked = _pad(stacked, k, axis=2, fill=False)
-        fill = False if stacked.dtype == bool else np.nan
-        out[f"objects/{name}"] = _pad(stacked, k, axis=1, fill=fill)
-    out.update(object_constants(spec, k))
-    out["clips/gravity"] = np.float32(spec.gravity)
-    out["clips/intrinsics"] = intrinsic
-    out["clips/extrinsics"] = extrinsic
-    return out
+    return {name: np.stack(values) for name, values in frames.items()}
 
 
 def object_constants(spec: ClipSpec, k: int) -> dict[str, np.ndarray]:
@@ -147,13 +151,11 @@ def object_constants(spec: ClipSpec, k: int) -> dict[str, np.ndarray]:
 
 
 def _mask_absent(values: np.ndarray, exists: np.ndarray) -> np.ndarray:
-    """Absent slots: NaN for floats, False for booleans."""
+    """Absent slots ((T, K) ``exists`` False): NaN for floats, False for booleans."""
+    mask = exists.reshape(exists.shape + (1,) * (values.ndim - exists.ndim))
     if values.dtype == bool:
-        mask = exists.reshape(exists.shape + (1,) * (values.ndim - 1))
         return values & mask
-    values = values.astype(np.float64)
-    values[~exists] = np.nan
-    return values
+    return np.where(mask, values.astype(np.float64), np.nan)
 
 
 def _pad(values: np.ndarray, k: int, axis: int, fill) -> np.ndarray:

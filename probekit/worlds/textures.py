@@ -18,7 +18,7 @@ import numpy as np
 from probekit.worlds.spec import TEXTURES
 
 _SIZE = 64
-_DARK = 50
+_DARK = 80
 
 
 def texture_pixels(name: str) -> np.ndarray:

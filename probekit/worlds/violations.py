@@ -53,6 +53,7 @@ def _free_fall_frame(spec: ClipSpec, result: dict[str, np.ndarray], rng: np.rand
 
 
 def permanence(spec: ClipSpec, result, rng) -> Twin | None:
+    """The mover vanishes at the second of two fully hidden frames. None when impossible in this clip."""
     frame = _hidden_pair_frame(result)
     if frame is None:
         return None
@@ -61,6 +62,7 @@ def permanence(spec: ClipSpec, result, rng) -> Twin | None:
 
 
 def immutability(spec: ClipSpec, result, rng) -> Twin | None:
+    """The mover changes colour (half the draws) or shape while fully hidden. None when impossible in this clip."""
     frame = _hidden_pair_frame(result)
     if frame is None:
         return None
@@ -84,6 +86,7 @@ def immutability(spec: ClipSpec, result, rng) -> Twin | None:
 
 
 def solidity(spec: ClipSpec, result, rng) -> Twin | None:
+    """Mover and target stop colliding one frame before they first touch. None when impossible in this clip."""
     touching = result["objects/contact_pairs_interval"][:, 0, 1]
     if not touching.any() or int(np.argmax(touching)) < 2:
         return None
@@ -93,6 +96,7 @@ def solidity(spec: ClipSpec, result, rng) -> Twin | None:
 
 
 def gravity(spec: ClipSpec, result, rng) -> Twin | None:
+    """g changes at a random frame of the free fall. None when impossible in this clip."""
     frame = _free_fall_frame(spec, result, rng)
     if frame is None:
         return None
@@ -104,6 +108,7 @@ def gravity(spec: ClipSpec, result, rng) -> Twin | None:
 
 
 def continuity(spec: ClipSpec, result, rng) -> Twin | None:
+    """The falling object jumps sideways, toward the view centre, at a frame of the free fall. None when impossible in this clip."""
     frame = _free_fall_frame(spec, result, rng)
     if frame is None:
         return None

@@ -1,0 +1,102 @@
+"""Overhead of ``probekit extract`` over a bare loop that runs the same model and keeps nothing.
+
+Both sides read the same clips from the same world file in the same batches, run the model's
+processor and forward pass with every hidden state; the bare loop then drops the outputs, while
+``probekit extract`` pools, aligns labels, commits units and assembles the store. Goal: ratio
+<= 1.10 with all layers written. Also reports the write throughput (MB of store per second).
+
+Usage::
+
+    python benchmarks/bench_extract.py [--clips 64] [--batch-size 8] [--encoder tiny-vjepa2] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def bare_loop(world: Path, encoder, batch_size: int, n_clips: int) -> float:
+    """Seconds to read, preprocess and run the model on every batch, keeping nothing."""
+    from probekit.data.worlds import WorldFile
+
+    start = time.perf_counter()
+    with WorldFile(world) as w:
+        for a in range(0, n_clips, batch_size):
+            video = w.read("video/rgb", slice(a, min(a + batch_size, n_clips)))
+            pixels = encoder.pixel_values(video)
+            with torch.no_grad():
+                out = encoder.model(pixels, output_hidden_states=True, skip_predictor=True)
+            del out
+    return time.perf_counter() - start
+
+
+def extract_once(world: Path, out: Path, encoder, batch_size: int, pool: str) -> float:
+    """Seconds for one complete ``run_extract`` (all layers) into ``out``, with the already built encoder."""
+    from probekit.extraction import ExtractConfig, run_extract
+
+    start = time.perf_counter()
+    run_extract(ExtractConfig(data=str(world), out=str(out), layers="all", pool=pool, batch_size=batch_size,
+                              progress=False, overwrite=True), encoder=encoder)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=64, help="families to generate (one clip each)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--encoder", default="tiny-vjepa2")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--data", type=Path, default=None, help="use this world file instead of generating one")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from probekit.encoders import create_encoder
+    from probekit.worlds import generate_world
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-extract-"))
+    try:
+        world = args.data or generate_world(folder / "world.h5", clips=args.clips, seed=0, frames=16, size=64, progress=False)
+        from probekit.data.worlds import WorldFile
+
+        with WorldFile(world) as w:
+            n_clips = w.n_clips
+        encoder = create_encoder(args.encoder, init="random")
+        bare_loop(world, encoder, args.batch_size, min(n_clips, args.batch_size))  # warm-up
+        results = {"encoder": args.encoder, "clips": n_clips, "batch_size": args.batch_size, "threads": args.threads,
+                   "layers": encoder.n_layers, "torch": torch.__version__}
+        for label, pool in (("default pools (mean,time,object)", "mean,time,object"), ("plus full tokens", "mean,time,object,none")):
+            bare, full = [], []
+            for _ in range(args.repeats):  # interleaved, best of n: robust to other load on the machine
+                bare.append(bare_loop(world, encoder, args.batch_size, n_clips))
+                full.append(extract_once(world, folder / "store.h5", encoder, args.batch_size, pool))
+            size = (folder / "store.h5").stat().st_size
+            b, e = min(bare), min(full)
+            results[label] = {
+                "pool": pool, "bare_s": round(b, 3), "extract_s": round(e, 3), "ratio": round(e / b, 3),
+                "clips_per_s": round(n_clips / e, 2), "store_MB": round(size / 1e6, 2),
+                "write_MB_per_s_overall": round(size / 1e6 / e, 2),
+                "write_MB_per_s_of_overhead": round(size / 1e6 / max(e - b, 1e-9), 1) if e > b else None,
+                "bare_runs_s": [round(v, 3) for v in bare], "extract_runs_s": [round(v, 3) for v in full],
+            }
+            print(f"{label}: bare {b:.2f} s, extract {e:.2f} s, ratio {e / b:.3f}, {n_clips / e:.1f} clips/s, "
+                  f"store {size / 1e6:.1f} MB ({size / 1e6 / e:.1f} MB/s overall)", flush=True)
+        print(json.dumps(results, indent=1))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

@@ -1,0 +1,49 @@
+"""``probekit probe``: probe latent stores for physics with honest evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def _split(value: Optional[str]) -> Optional[list[str]]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def probe(
+    stores: List[Path] = typer.Argument(..., help="One or more latent stores (.h5) over the same clips."),
+    out: Path = typer.Option(..., "--out", help="Run directory to write (re-running resumes from its probes/)."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="Suite TOML (path or name in probes/); default probes/physics.toml."),
+    readouts: Optional[str] = typer.Option(None, "--readouts", help="Comma list: linear,object,mlp,attentive."),
+    targets: Optional[str] = typer.Option(None, "--targets", help="Comma list of targets (default: the suite's)."),
+    folds: Optional[int] = typer.Option(None, "--folds", help="Outer folds (grouped by family)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of folds, bootstraps and torch probes."),
+    attentive_layers: Optional[str] = typer.Option(None, "--attentive-layers", help="Layers for the attentive probe: all, last or a comma list."),
+    mlp_layers: Optional[str] = typer.Option(None, "--mlp-layers", help="Layers for the MLP probe: all, last or a comma list."),
+    n_boot: Optional[int] = typer.Option(None, "--n-boot", help="Bootstrap replicates for intervals."),
+    threads: int = typer.Option(1, "--threads", help="BLAS/torch threads while fitting (1 is fastest for small stores)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
+) -> None:
+    """Probe latent stores: layer sweep x readouts x targets, grouped folds, intervals, controls."""
+    from probekit.errors import BadOptionError
+    from probekit.evaluation import run_probe
+
+    layers: dict[str, object] = {}
+    for name, value in (("attentive", attentive_layers), ("mlp", mlp_layers)):
+        if value:
+            if value in ("all", "last"):
+                layers[name] = value
+            else:
+                try:
+                    layers[name] = [int(v) for v in value.split(",")]
+                except ValueError:
+                    raise BadOptionError(f"--{name}-layers {value!r}: give all, last or a comma list of layer indices") from None
+    if folds is not None and folds < 2:
+        raise BadOptionError(f"--folds {folds}: need at least 2 folds")
+    log = None if quiet else (lambda line: typer.echo(line, err=True))
+    table = run_probe(
+        stores, out, suite=suite, readouts=_split(readouts), targets=_split(targets), folds=folds, seed=seed, layers=layers, n_boot=n_boot, threads=threads, log=log
+    )
+    typer.echo(f"wrote {out} ({len(table)} result rows)")

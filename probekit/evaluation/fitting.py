@@ -1,0 +1,85 @@
+"""Fitting one readout on one task across the outer folds (with fast paths for linear ones).
+
+Each call returns, per outer fold, the test rows, predictions, decision scores (binary), the
+inner-CV score used for model selection and the fitted weights as arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from probekit.probes.logistic_path import DEFAULT_CS, nested_logistic
+from probekit.probes.registry import Readout
+from probekit.probes.ridge_path import DEFAULT_ALPHAS, nested_ridge
+
+
+def fit_ridge_group(X: np.ndarray, Ys: list[np.ndarray], fold: np.ndarray, n_folds: int, params: dict[str, Any]) -> list[list[dict]]:
+    """Nested ridge for several targets on the same rows, sharing every decomposition.
+
+    Returns, per target, a list of fold results (``test``, ``pred``, ``inner``, ``weights``).
+    """
+    widths = [y.shape[1] for y in Ys]
+    Y = np.hstack(Ys)
+    folds = nested_ridge(X, Y, fold, n_folds, np.asarray(params.get("alphas", DEFAULT_ALPHAS), float))
+    out: list[list[dict]] = [[] for _ in Ys]
+    start = 0
+    for t, width in enumerate(widths):
+        cols = slice(start, start + width)
+        for res in folds:
+            out[t].append(
+                {
+                    "test": res["test"],
+                    "pred": res["pred"][:, cols],
+                    "inner": float(np.mean(res["inner_score"][cols])),
+                    "weights": {"coef": res["coef"][:, cols], "intercept": res["intercept"][cols], "alpha": res["alpha"][cols]},
+                }
+            )
+        start += width
+    return out
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, fold: np.ndarray, n_folds: int, params: dict[str, Any]) -> list[dict]:
+    """Nested class-balanced logistic regression (C by inner CV)."""
+    res = nested_logistic(X, y.ravel().astype(int), fold, n_folds, np.asarray(params.get("Cs", DEFAULT_CS), float))
+    return [
+        {
+            "test": r["test"],
+            "pred": r["pred"][:, None].astype(np.float64),
+            "score": r["score"],
+            "inner": float(r["inner_score"][0]),
+            "weights": {"coef": r["coef"], "intercept": np.array([r["intercept"]]), "C": np.array([r["C"]])},
+        }
+        for r in res
+    ]
+
+
+def fit_estimator(readout: Readout, kind: str, X: np.ndarray, y: np.ndarray, fold: np.ndarray, groups: np.ndarray, n_folds: int, params: dict[str, Any], seed: int) -> list[dict]:
+    """Any registered readout, fold by fold, with the sample's family as inner groups."""
+    factory = readout.classifier if kind == "binary" else readout.regressor
+    out = []
+    for o in range(n_folds):
+        test = np.flatnonzero(fold == o)
+        train = np.flatnonzero(fold != o)
+        if len(test) == 0 or len(train) == 0:
+            continue
+        est = factory(**params)
+        if "random_state" in est.get_params():
+            est.set_params(random_state=seed + o)
+        target = y.ravel().astype(int) if kind == "binary" else y
+        if kind == "binary" and len(np.unique(target[train])) < 2:
+            continue
+        est.fit(X[train], target[train], groups=groups[train])
+        res: dict[str, Any] = {"test": test, "inner": float(getattr(est, "inner_score_", np.nan))}
+        if kind == "binary":
+            res["pred"] = est.predict(X[test]).astype(np.float64)[:, None]
+            res["score"] = est.decision_function(X[test])
+        else:
+            res["pred"] = np.asarray(est.predict(X[test]), dtype=np.float64).reshape(len(test), -1)
+        state = getattr(est, "state_", None)
+        if state is None:
+            state = {name: np.asarray(getattr(est, name)) for name in ("coef_", "intercept_") if hasattr(est, name)}
+        res["weights"] = {k.replace(".", "__"): np.asarray(v) for k, v in state.items()}
+        out.append(res)
+    return out

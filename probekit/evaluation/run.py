@@ -1,0 +1,100 @@
+"""``run_probe``: the library entry point behind ``probekit probe``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from probekit.errors import BadOptionError
+from probekit.evaluation.cache import ProbeCache
+from probekit.evaluation.inputs import open_inputs
+from probekit.evaluation.rundir import base_manifest, write_manifest, write_tables
+from probekit.evaluation.suite import load_suite
+from probekit.evaluation.sweep import Sweep
+from probekit.evaluation.targets import get_target
+from probekit.probes.registry import get_readout
+
+
+def run_probe(
+    stores: list[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    suite: str | os.PathLike | None = None,
+    readouts: list[str] | None = None,
+    targets: list[str] | None = None,
+    folds: int | None = None,
+    seed: int | None = None,
+    layers: dict[str, object] | None = None,
+    n_boot: int | None = None,
+    threads: int = 1,
+    log: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Probe one or more latent stores and write a run directory.
+
+    Parameters
+    ----------
+    stores
+        Latent store paths (several encoders or controls over the same clips share one table).
+    out
+        Run directory (created; reused probes under ``probes/`` make re-runs resume).
+    suite
+        Suite TOML path or name in ``probes/`` (default ``physics``).
+    readouts, targets, folds, seed, n_boot
+        Override the suite's values.
+    layers
+        Per readout, the layers it runs on (``"all"``, ``"last"`` or a list).
+    threads
+        BLAS and torch threads while fitting (1 is fastest for many small fits on a shared
+        machine; raise it for large stores on an idle machine).
+    log
+        Progress callback.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The results table (also written to ``results.parquet`` and ``results.csv``).
+    """
+    parsed = load_suite(suite)
+    if readouts:
+        for name in readouts:
+            get_readout(name)
+        parsed.readouts = list(readouts)
+    explicit = bool(targets)
+    if targets:
+        for name in targets:
+            get_target(name)
+        parsed.targets = list(targets)
+    if folds is not None:
+        parsed.folds = int(folds)
+    if seed is not None:
+        parsed.seed = int(seed)
+    if n_boot is not None:
+        parsed.n_boot = int(n_boot)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise BadOptionError(f"--out {out}: is a file; give a folder for the run directory")
+    if not out.parent.exists():
+        raise BadOptionError(f"--out {out}: folder {out.parent} does not exist; create it first")
+    inputs = open_inputs([Path(p) for p in stores])
+    out.mkdir(exist_ok=True)
+    sweep_obj = Sweep(inputs, parsed, ProbeCache(out / "probes"), targets_explicit=explicit, log=log)
+    manifest = base_manifest(inputs, parsed, parsed.folds, parsed.seed)
+    write_manifest(out, manifest, complete=False)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        with threadpool_limits(limits=max(1, int(threads))):
+            result = sweep_obj.run(layers)
+    finally:
+        torch.set_num_threads(previous)
+    table = write_tables(out, result.rows, result.selection, result.comparisons)
+    write_manifest(out, {**manifest, "skipped": result.skipped}, complete=True)
+    for item in inputs:
+        item.store.close()
+    return table

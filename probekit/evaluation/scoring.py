@@ -1,0 +1,98 @@
+"""Scores of out-of-fold predictions: metrics pooled and per scenario, fold scores, intervals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from probekit.metrics import accuracy, auprc, auroc, balanced_accuracy, base_rate, bootstrap_interval, geodesic_deg, mae, r2
+
+#: Metrics reported per target kind; the first is the primary one (selection, comparisons).
+METRICS = {
+    "continuous": ("r2", "mae"),
+    "binary": ("balanced_accuracy", "accuracy", "auroc", "auprc", "base_rate"),
+    "rotation": ("geodesic_deg",),
+}
+
+_FUNCS = {
+    "r2": r2,
+    "mae": mae,
+    "accuracy": accuracy,
+    "balanced_accuracy": balanced_accuracy,
+    "base_rate": lambda y, p: base_rate(y),
+    "mean": lambda y, p: float(np.mean(p)) if len(p) else float("nan"),
+}
+
+HIGHER_IS_BETTER = {"r2": True, "mae": False, "balanced_accuracy": True, "accuracy": True, "auroc": True, "auprc": True, "base_rate": True, "geodesic_deg": False}
+
+
+def metric_inputs(metric: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray | None, symmetry=None, half=None):
+    """Map (metric, predictions) to (metric name for the bootstrap, y_true, y_pred)."""
+    if metric in ("auroc", "auprc"):
+        return metric, y.ravel(), score
+    if metric == "geodesic_deg":
+        err = geodesic_deg(y, pred, symmetry, half)
+        return "mean", np.zeros_like(err), err
+    return metric, y, pred
+
+
+def compute(metric: str, y, pred, score=None, symmetry=None, half=None) -> float:
+    """One metric value."""
+    name, yt, yp = metric_inputs(metric, y, pred, score, symmetry, half)
+    if name == "auroc":
+        return auroc(yt, yp)
+    if name == "auprc":
+        return auprc(yt, yp)
+    if len(yt) == 0:
+        return float("nan")
+    return float(_FUNCS[name](yt, yp))
+
+
+def score_rows(
+    kind: str,
+    y: np.ndarray,
+    pred: np.ndarray,
+    score: np.ndarray | None,
+    fold: np.ndarray,
+    families: np.ndarray,
+    scenarios: np.ndarray,
+    *,
+    n_boot: int,
+    seed: int,
+    symmetry: np.ndarray | None = None,
+    half: np.ndarray | None = None,
+    by_scenario: bool = True,
+) -> list[dict]:
+    """Rows (scenario, metric, score, ci_low, ci_high, fold_scores, n, n_families)."""
+    rows = []
+    groups = [("all", np.ones(len(y), bool))]
+    if by_scenario and len(np.unique(scenarios)) > 1:
+        groups += [(str(s), scenarios == s) for s in np.unique(scenarios)]
+    for scen, mask in groups:
+        if mask.sum() < 2:
+            continue
+        sub = lambda a: None if a is None else a[mask]  # noqa: E731
+        ys, ps, ss, fs, gs = y[mask], pred[mask], sub(score), fold[mask], families[mask]
+        sym, hh = sub(symmetry), sub(half)
+        for metric in METRICS[kind]:
+            value = compute(metric, ys, ps, ss, sym, hh)
+            fold_scores = []
+            for f in np.unique(fs):
+                m = fs == f
+                fold_scores.append(compute(metric, ys[m], ps[m], None if ss is None else ss[m], None if sym is None else sym[m], None if hh is None else hh[m]))
+            name, bt, bp = metric_inputs(metric, ys, ps, ss, sym, hh)
+            low, high = bootstrap_interval(name, bt, bp, gs, n_boot=n_boot, seed=seed)
+            rows.append(
+                {
+                    "scenario": scen,
+                    "metric": metric,
+                    "score": value,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "fold_scores": json.dumps([None if not np.isfinite(v) else round(float(v), 6) for v in fold_scores]),
+                    "n": int(mask.sum()),
+                    "n_families": int(len(np.unique(gs))),
+                }
+            )
+    return rows

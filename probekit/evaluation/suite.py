@@ -1,0 +1,78 @@
+"""Probe suites: TOML files (top-level ``probes/``) naming targets, readouts and controls."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from probekit.errors import BadOptionError
+from probekit.evaluation.targets import CATALOG, get_target
+from probekit.probes.registry import get_readout
+
+CONTROLS = ("nuisance", "geometry", "control_task", "ceiling")
+SUITE_DIR = Path(__file__).resolve().parents[2] / "probes"
+
+
+@dataclass
+class Suite:
+    """A parsed probe suite (see ``probes/physics.toml``)."""
+
+    name: str
+    targets: list[str]
+    readouts: list[str]
+    controls: list[str]
+    folds: int = 5
+    seed: int = 0
+    n_boot: int = 1000
+    layers: dict[str, Any] = field(default_factory=dict)
+    ceiling_readouts: list[str] = field(default_factory=lambda: ["linear"])
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def find_suite(name_or_path: str | os.PathLike | None) -> Path:
+    """Resolve ``--suite``: a path, or a name in the top-level ``probes/`` folder."""
+    if name_or_path is None:
+        return SUITE_DIR / "physics.toml"
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    for candidate in (SUITE_DIR / str(name_or_path), SUITE_DIR / f"{name_or_path}.toml"):
+        if candidate.exists():
+            return candidate
+    known = sorted(p.stem for p in SUITE_DIR.glob("*.toml")) if SUITE_DIR.exists() else []
+    raise BadOptionError(f"--suite {name_or_path}: no such file; give a TOML path or one of: {', '.join(known)}")
+
+
+def load_suite(name_or_path: str | os.PathLike | None) -> Suite:
+    """Read and check a suite TOML."""
+    path = find_suite(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise BadOptionError(f"--suite {path}: not valid TOML ({exc})") from None
+    head = raw.get("suite", {})
+    suite = Suite(
+        name=str(head.get("name", path.stem)),
+        targets=list(head.get("targets", list(CATALOG))),
+        readouts=list(head.get("readouts", ["linear", "object"])),
+        controls=list(head.get("controls", list(CONTROLS))),
+        folds=int(head.get("folds", 5)),
+        seed=int(head.get("seed", 0)),
+        n_boot=int(head.get("n_boot", 1000)),
+        layers=dict(head.get("layers", {})),
+        ceiling_readouts=list(head.get("ceiling", {}).get("readouts", ["linear"])),
+        params={k: dict(v) for k, v in raw.get("readouts", {}).items()},
+        raw=raw,
+    )
+    for name in suite.targets:
+        get_target(name)
+    for name in suite.readouts + suite.ceiling_readouts:
+        get_readout(name)
+    for name in suite.controls:
+        if name not in CONTROLS:
+            raise BadOptionError(f"--suite {path}: unknown control {name!r}; valid controls: {', '.join(CONTROLS)}")
+    return suite

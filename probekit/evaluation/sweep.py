@@ -1,0 +1,546 @@
+"""The probe sweep: every store x layer x readout x target (x slot), with controls.
+
+One layer of one store is in memory at a time. Outer folds are grouped by family and shared by
+every store, layer, readout and target, so scores are paired for comparisons. Hyperparameters
+are chosen by inner CV on training folds only; the best layer and the best readout are chosen
+per outer fold by the inner-CV score, never by the test score.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from probekit.errors import BadOptionError
+from probekit.evaluation.cache import ProbeCache
+from probekit.evaluation.controls import ceiling_features, control_labels, geometry_features, nuisance_features
+from probekit.evaluation.fitting import fit_estimator, fit_logistic, fit_ridge_group
+from probekit.evaluation.inputs import StoreInput
+from probekit.evaluation.scoring import HIGHER_IS_BETTER, METRICS, compute, metric_inputs, score_rows
+from probekit.evaluation.splits import family_folds
+from probekit.evaluation.suite import Suite
+from probekit.evaluation.targets import CATALOG, TargetData, build_target, n_slots, required_labels
+from probekit.metrics import paired_bootstrap
+from probekit.probes.registry import Readout, get_readout
+
+LABEL_STORE = "labels"
+
+
+@dataclass
+class OOF:
+    """Out-of-fold predictions of one (store, layer, target, slot, readout, control)."""
+
+    idx: np.ndarray  # indices into the task's samples
+    pred: np.ndarray
+    score: np.ndarray | None
+    fold: np.ndarray
+    inner: np.ndarray  # (n_folds,) inner-CV score per outer fold (NaN if fold missing)
+
+
+@dataclass
+class SweepResult:
+    """Everything a run directory is written from."""
+
+    rows: list[dict] = field(default_factory=list)
+    selection: list[dict] = field(default_factory=list)
+    comparisons: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+
+
+def _assemble(results: list[dict], n_folds: int, fold_of: np.ndarray, keep: np.ndarray, binary: bool) -> OOF:
+    """Concatenate fold results (test rows index into ``keep``)."""
+    inner = np.full(n_folds, np.nan)
+    idx, pred, score, folds = [], [], [], []
+    for res in results:
+        test = np.asarray(res["test"])
+        if len(test) == 0:
+            continue
+        f = int(fold_of[test[0]])
+        inner[f] = res["inner"]
+        idx.append(keep[test])
+        pred.append(np.asarray(res["pred"]).reshape(len(test), -1))
+        folds.append(np.full(len(test), f))
+        if binary:
+            score.append(np.asarray(res["score"]).ravel())
+    if not idx:
+        return OOF(np.zeros(0, int), np.zeros((0, 1)), None, np.zeros(0, int), inner)
+    order = np.argsort(np.concatenate(idx), kind="stable")
+    return OOF(
+        np.concatenate(idx)[order],
+        np.concatenate(pred)[order],
+        np.concatenate(score)[order] if binary else None,
+        np.concatenate(folds)[order],
+        inner,
+    )
+
+
+class Sweep:
+    """Run a suite over stores.
+
+    Parameters
+    ----------
+    inputs
+        Opened, aligned stores (:func:`probekit.evaluation.inputs.open_inputs`).
+    suite
+        The parsed suite (targets, readouts, controls, parameters).
+    cache
+        Where fitted probes go (``probes/`` of the run directory).
+    targets_explicit
+        True when the user named the targets (absent labels are then errors, not skips).
+    log
+        Progress callback taking one line of text.
+    grouped
+        Keep True. False splits clips regardless of family (tests show the leak).
+    """
+
+    def __init__(self, inputs: list[StoreInput], suite: Suite, cache: ProbeCache, *, targets_explicit: bool = False, log: Callable[[str], None] | None = None, grouped: bool = True) -> None:
+        self.inputs = inputs
+        self.suite = suite
+        self.cache = cache
+        self.log = log or (lambda line: None)
+        self.grouped = grouped
+        self.n_folds = suite.folds
+        self.seed = suite.seed
+        ref = inputs[0]
+        self.labels = ref.labels
+        clips = ref.store.clips()
+        self.families = np.asarray(clips["family_id"])
+        self.scenarios = np.asarray(clips["scenario"]) if "scenario" in clips else np.full(len(clips), "all")
+        self.clip_fold = family_folds(self.families, self.n_folds, self.seed, grouped=grouped)
+        self.token_frames = ref.store.dataset("layout/token_frames")[()]
+        self.result = SweepResult()
+        self.tasks = self._build_tasks(targets_explicit)
+        self.oof: dict[tuple, dict[int, OOF]] = defaultdict(dict)
+
+    # -- tasks ---------------------------------------------------------------------------------
+    def _build_tasks(self, explicit: bool) -> list[TargetData]:
+        tasks = []
+        for name in self.suite.targets:
+            spec = CATALOG[name]
+            missing = [lab for lab in required_labels(spec) if not self.labels.has(lab)]
+            if missing:
+                if explicit:
+                    raise BadOptionError(
+                        f"--targets {name}: needs label {missing[0]!r}, absent from {self.inputs[0].path}; labels present: {', '.join(sorted(self.labels.names))}"
+                    )
+                self._skip(name, -1, f"label {missing[0]} absent from the store")
+                continue
+            slots = [-1] if spec.level in ("scene", "clip") else range(n_slots(self.labels))
+            for slot in slots:
+                data = build_target(self.labels, spec, slot, self.token_frames)
+                reason = self._unusable(data)
+                if reason:
+                    self._skip(name, slot, reason)
+                    continue
+                tasks.append(data)
+        if not tasks:
+            raise BadOptionError("--targets: no usable target in these stores; see the labels they hold with `probekit info`")
+        return tasks
+
+    def _unusable(self, data: TargetData) -> str | None:
+        if len(data.y) == 0:
+            return "no samples (slot never exists or subset empty)"
+        if np.ptp(data.y, axis=0).max() == 0:
+            return "constant target"
+        n_fam = len(np.unique(self.families[data.clip]))
+        if n_fam < self.n_folds:
+            return f"only {n_fam} families have samples, fewer than {self.n_folds} folds"
+        if data.spec.kind == "binary":
+            pos = data.y.ravel() > 0.5
+            for f in range(self.n_folds):
+                train = self.clip_fold[data.clip] != f
+                if pos[train].all() or (~pos[train]).all():
+                    return f"one class only in the training folds of fold {f}"
+        return None
+
+    def _skip(self, target: str, slot: int, reason: str) -> None:
+        self.result.skipped.append({"target": target, "slot": slot, "note": f"skipped: {reason}"})
+        self.log(f"skip {target} slot {slot}: {reason}")
+
+    # -- feature gathering -----------------------------------------------------------------------
+    @staticmethod
+    def _gather(feats: dict[str, np.ndarray], readout: Readout, data: TargetData) -> tuple[np.ndarray | None, np.ndarray]:
+        kind = readout.features
+        per_clip = bool((data.step < 0).all())
+        if kind == "time":
+            X = feats["mean"][data.clip] if per_clip else feats["time"][data.clip, data.step]
+        elif kind == "object":
+            if data.slot < 0:
+                return None, np.zeros(0, int)
+            obj = feats["object"]
+            if per_clip:
+                with np.errstate(invalid="ignore"), _quiet():
+                    X = np.nanmean(obj[data.clip, :, data.slot], axis=1)
+            else:
+                X = obj[data.clip, data.step, data.slot]
+        elif kind == "tokens":
+            if per_clip:
+                return None, np.zeros(0, int)
+            tok = feats["tokens"][data.clip, data.step]
+            X = tok.reshape(len(tok), -1, tok.shape[-1])
+        else:  # pragma: no cover - registry guards kinds
+            raise BadOptionError(f"readout {readout.name}: unknown feature kind {kind}")
+        X = np.asarray(X, dtype=np.float64 if readout.fast else np.float32)
+        finite = np.isfinite(X.reshape(len(X), -1)).all(axis=1)
+        keep = np.flatnonzero(finite)
+        return X[keep], keep
+
+    def _readout_layers(self, name: str, layers: list[int], override: dict[str, Any]) -> list[int]:
+        spec = override.get(name, self.suite.layers.get(name, "all"))
+        if spec == "all":
+            return layers
+        if spec == "last":
+            return layers[-1:]
+        chosen = [int(x) for x in (spec if isinstance(spec, list) else [spec])]
+        bad = [x for x in chosen if x not in layers]
+        if bad:
+            raise BadOptionError(f"--layers: layer {bad[0]} of readout {name} is not stored; stored layers: {layers}")
+        return chosen
+
+    # -- fitting with the cache ----------------------------------------------------------------
+    def _config(self, readout: str) -> str:
+        return ProbeCache.config_hash({"folds": self.n_folds, "seed": self.seed, "grouped": self.grouped, "params": self.suite.params.get(readout, {}), "readout": readout})
+
+    def _cached(self, store_hash: str, layer: int, data: TargetData, readout: str, control: str) -> tuple[list[dict] | None, list]:
+        cfg = self._config(readout)
+        paths = [self.cache.path(store_hash, layer, data.spec.name, data.slot, readout, control, f, cfg) for f in range(self.n_folds)]
+        loaded = [self.cache.load(p) for p in paths]
+        return (loaded if all(r is not None for r in loaded) else None), paths
+
+    def _save(self, paths: list, results: list[dict], fold_of: np.ndarray) -> None:
+        for res in results:
+            if len(res["test"]):
+                self.cache.save(paths[int(fold_of[res["test"][0]])], res)
+
+    def _run_jobs(self, store_key: tuple[str, str], layer: int, readout: Readout, jobs: list[tuple[TargetData, str, np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        """Fit ``jobs`` = [(task, control, X, keep, y)] and record out-of-fold predictions."""
+        store_label, store_hash = store_key
+        params = self.suite.params.get(readout.name, {})
+        ridge_groups: dict[tuple, list] = defaultdict(list)
+        for data, control, X, keep, y in jobs:
+            fold_of = self._fold_of(data, keep)
+            binary = data.spec.kind == "binary"
+            cached, paths = self._cached(store_hash, layer, data, readout.name, control)
+            if cached is not None:
+                self.oof[(store_label, data.spec.name, data.slot, readout.name, control)][layer] = _assemble(cached, self.n_folds, fold_of, keep, binary)
+                continue
+            if readout.fast and not binary:
+                signature = (id(X), len(keep), keep[:5].tobytes(), keep[-5:].tobytes())
+                ridge_groups[signature].append((data, control, X, keep, y, fold_of, paths))
+                continue
+            if readout.fast:
+                results = fit_logistic(X, y, fold_of, self.n_folds, params)
+            else:
+                fit_params = {k: v for k, v in params.items() if k not in ("alphas", "Cs")}
+                results = fit_estimator(readout, data.spec.kind, X, y, fold_of, self.families[data.clip[keep]], self.n_folds, fit_params, self.seed)
+            self._save(paths, results, fold_of)
+            self.oof[(store_label, data.spec.name, data.slot, readout.name, control)][layer] = _assemble(results, self.n_folds, fold_of, keep, binary)
+        for members in ridge_groups.values():
+            X, fold_of = members[0][2], members[0][5]
+            grouped = fit_ridge_group(X, [m[4] for m in members], fold_of, self.n_folds, params)
+            for (data, control, _, keep, _, _, paths), results in zip(members, grouped):
+                self._save(paths, results, fold_of)
+                self.oof[(store_label, data.spec.name, data.slot, readout.name, control)][layer] = _assemble(results, self.n_folds, fold_of, keep, False)
+
+    # -- the sweep -----------------------------------------------------------------------------
+    def run(self, layers_override: dict[str, Any] | None = None) -> SweepResult:
+        """Fit everything, then score, select and compare."""
+        override = layers_override or {}
+        controls = set(self.suite.controls)
+        self._label_controls(controls)
+        for item in self.inputs:
+            layers = item.store.layers
+            plan = {name: set(self._readout_layers(name, layers, override)) for name in self.suite.readouts}
+            for layer in layers:
+                active = [get_readout(name) for name in self.suite.readouts if layer in plan[name]]
+                if not active:
+                    continue
+                self.log(f"{item.label}: layer {layer} ({', '.join(r.name for r in active)})")
+                feats = self._load_layer(item, layer, {r.features for r in active})
+                for readout in active:
+                    if readout.features not in feats:
+                        for data in self.tasks:
+                            self._skip_once(item.label, data, readout.name, f"layer {layer} has no {readout.features!r} features")
+                        continue
+                    jobs = []
+                    gathered: dict[tuple, tuple] = {}
+                    for data in self.tasks:
+                        rows_key = (data.clip.tobytes(), data.step.tobytes(), data.slot if readout.features == "object" else None)
+                        if rows_key not in gathered:
+                            gathered[rows_key] = self._gather(feats, readout, data)
+                        X, keep = gathered[rows_key]
+                        if X is None:
+                            continue
+                        if len(keep) < 2 or len(np.unique(self.families[data.clip[keep]])) < self.n_folds:
+                            self._skip_once(item.label, data, readout.name, "too few samples with these features")
+                            continue
+                        y = data.y[keep]
+                        jobs.append((data, "none", X, keep, y))
+                        if "control_task" in controls and readout.fast and data.spec.kind != "rotation":
+                            yc = control_labels(self.labels, self.scenarios, data, seed=self.seed)[keep]
+                            if np.ptp(yc) > 0 and (data.spec.kind != "binary" or self._both_classes(yc, data.clip[keep])):
+                                jobs.append((data, "control_task", X, keep, yc))
+                    self._run_jobs((item.label, item.hash), layer, readout, jobs)
+                del feats
+        self._score_all()
+        self._select()
+        self._compare()
+        return self.result
+
+    def _fold_of(self, data: TargetData, keep: np.ndarray) -> np.ndarray:
+        """Outer fold of each kept sample: its clip's (family's) fold; per sample if ungrouped."""
+        if self.grouped:
+            return self.clip_fold[data.clip[keep]]
+        codes = data.clip[keep].astype(np.int64) * 100003 + data.step[keep].astype(np.int64) * 7 + 13
+        return (np.random.default_rng([self.seed, 99]).permutation(1 << 20)[codes % (1 << 20)]) % self.n_folds
+
+    def _both_classes(self, y: np.ndarray, clips: np.ndarray) -> bool:
+        fold = self.clip_fold[clips]
+        return all(0 < y[fold != f].mean() < 1 for f in range(self.n_folds))
+
+    def _skip_once(self, store: str, data: TargetData, readout: str, reason: str) -> None:
+        key = (store, data.spec.name, data.slot, readout)
+        if key not in getattr(self, "_skipped_keys", set()):
+            self._skipped_keys = getattr(self, "_skipped_keys", set()) | {key}
+            self.result.skipped.append({"store": store, "target": data.spec.name, "slot": data.slot, "readout": readout, "note": f"skipped: {reason}"})
+
+    def _load_layer(self, item: StoreInput, layer: int, kinds: set[str]) -> dict[str, np.ndarray]:
+        stored = set(item.store.feature_kinds(layer))
+        want = set(kinds) | {"time"}
+        if any((d.step < 0).all() for d in self.tasks):
+            want.add("mean")
+        feats = {}
+        ids = item.store.clips()["clip_id"]
+        for kind in sorted(want & stored):
+            X = item.features(layer, kind)
+            bad = ~np.isfinite(X) if kind != "object" else np.isinf(X)
+            if bad.any():
+                clip = int(np.argwhere(bad)[0][0])
+                raise BadOptionError(
+                    f"{item.path}: layer {layer} {kind!r} features hold NaN or inf values (first in clip {ids.iloc[clip] if item.order is None else ids.iloc[item.order[clip]]!r}); re-extract the store (e.g. with --dtype float32)"
+                )
+            feats[kind] = X
+        if "mean" not in feats and "time" in feats:
+            feats["mean"] = feats["time"].mean(axis=1)
+        return feats
+
+    def _label_controls(self, controls: set[str]) -> None:
+        """Nuisance, geometry and ceiling baselines: features from the labels alone."""
+        builders = []
+        if "nuisance" in controls:
+            builders.append(("nuisance", "linear", lambda d: nuisance_features(self.labels, self.scenarios, d)))
+        if "geometry" in controls and "object" in self.suite.readouts:
+            builders.append(("geometry", "object", lambda d: geometry_features(self.labels, d)))
+        if "ceiling" in controls:
+            for name in self.suite.ceiling_readouts:
+                builders.append(("ceiling", name, lambda d: ceiling_features(self.labels, d)))
+        if not builders:
+            return
+        self.log("controls from labels: " + ", ".join(sorted({b[0] for b in builders})))
+        label_hash = "labels-" + self.inputs[0].hash
+        for control, readout_name, build in builders:
+            readout = get_readout(readout_name)
+            jobs = []
+            for data in self.tasks:
+                X = build(data)
+                if X is None:
+                    continue
+                keep = np.arange(len(X))
+                jobs.append((data, control, X, keep, data.y))
+            # one readout instance per feature set; the ridge group signature uses id(X) so each
+            # task is fitted on its own features
+            self._run_jobs((LABEL_STORE, label_hash), -1, readout, jobs)
+
+    # -- scoring, selection, comparisons ---------------------------------------------------------
+    def _store_meta(self, label: str) -> dict[str, Any]:
+        for item in self.inputs:
+            if item.label == label:
+                return {"store_hash": item.hash, "encoder": str(item.attrs.get("encoder", "")), "weights": str(item.attrs.get("weights", "")), "store_control": item.control}
+        return {"store_hash": "", "encoder": "", "weights": "", "store_control": "none"}
+
+    def _task(self, name: str, slot: int) -> TargetData:
+        for data in self.tasks:
+            if data.spec.name == name and data.slot == slot:
+                return data
+        raise KeyError((name, slot))
+
+    def _score_oof(self, data: TargetData, oof: OOF, by_scenario: bool = True, y_all: np.ndarray | None = None) -> list[dict]:
+        y = (data.y if y_all is None else y_all)[oof.idx]
+        sym = None if data.symmetry is None else data.symmetry[oof.idx]
+        half = None if data.half_extents is None else data.half_extents[oof.idx]
+        return score_rows(
+            data.spec.kind, y, oof.pred, oof.score, oof.fold, self.families[data.clip[oof.idx]], self.scenarios[data.clip[oof.idx]],
+            n_boot=self.suite.n_boot, seed=self.seed, symmetry=sym, half=half, by_scenario=by_scenario,
+        )
+
+    def _score_all(self) -> None:
+        self.log("scoring")
+        for (store, target, slot, readout, control), by_layer in self.oof.items():
+            data = self._task(target, slot)
+            meta = self._store_meta(store)
+            row_control = control if control != "none" else meta["store_control"]
+            for layer, oof in sorted(by_layer.items()):
+                if len(oof.idx) == 0:
+                    continue
+                base = {
+                    "store": store, "store_hash": meta["store_hash"], "encoder": meta["encoder"], "weights": meta["weights"],
+                    "layer": int(layer), "target": target, "slot": int(slot), "readout": readout, "control": row_control,
+                    "unit": "deg" if data.spec.kind == "rotation" else ("1" if data.spec.kind == "binary" else data.spec.unit), "note": "",
+                }
+                y_all = control_labels(self.labels, self.scenarios, data, seed=self.seed) if control == "control_task" else None
+                rows = self._score_oof(data, oof, y_all=y_all)
+                for row in rows:
+                    unit = data.spec.unit if row["metric"] == "mae" else ("deg" if row["metric"] == "geodesic_deg" else "1")
+                    self.result.rows.append({**base, **row, "unit": unit})
+                if control == "control_task":
+                    task = by_layer_task = self.oof.get((store, target, slot, readout, "none"), {}).get(layer)
+                    if task is not None:
+                        self.result.rows.append({**base, **self._selectivity(data, task, oof), "unit": "1"})
+                    del by_layer_task
+        for skip in self.result.skipped:
+            self.result.rows.append(
+                {
+                    "store": skip.get("store", ""), "store_hash": "", "encoder": "", "weights": "", "layer": -1, "target": skip["target"],
+                    "slot": int(skip["slot"]), "readout": skip.get("readout", ""), "control": "none", "scenario": "all", "metric": "",
+                    "score": np.nan, "ci_low": np.nan, "ci_high": np.nan, "fold_scores": "[]", "n": 0, "n_families": 0, "unit": "", "note": skip["note"],
+                }
+            )
+
+    def _paired(self, data: TargetData, a: OOF, b: OOF) -> tuple[str, float, float, float, int]:
+        """Paired bootstrap of the primary metric on the samples both predictions cover."""
+        common, ia, ib = np.intersect1d(a.idx, b.idx, return_indices=True)
+        metric = METRICS[data.spec.kind][0]
+        y = data.y[common]
+        sym = None if data.symmetry is None else data.symmetry[common]
+        half = None if data.half_extents is None else data.half_extents[common]
+        groups = self.families[data.clip[common]]
+        if metric == "geodesic_deg":
+            from probekit.metrics import geodesic_deg
+
+            ea, eb = geodesic_deg(y, a.pred[ia], sym, half), geodesic_deg(y, b.pred[ib], sym, half)
+            d, lo, hi = paired_bootstrap("mean", np.zeros_like(ea), ea, eb, groups, n_boot=self.suite.n_boot, seed=self.seed)
+        else:
+            d, lo, hi = paired_bootstrap(metric, y, a.pred[ia], b.pred[ib], groups, n_boot=self.suite.n_boot, seed=self.seed)
+        return metric, d, lo, hi, len(common)
+
+    def _selectivity(self, data: TargetData, task: OOF, control: OOF) -> dict:
+        """Selectivity = task score - control-task score (paired over families)."""
+        common, it, ic = np.intersect1d(task.idx, control.idx, return_indices=True)
+        metric = METRICS[data.spec.kind][0]
+        yc = control_labels(self.labels, self.scenarios, data, seed=self.seed)
+        groups = self.families[data.clip[common]]
+        value, lo, hi = paired_bootstrap(metric, data.y[common], task.pred[it], control.pred[ic], groups, n_boot=self.suite.n_boot, seed=self.seed, y_true_b=yc[common])
+        n_fam = len(np.unique(groups))
+        return {
+            "scenario": "all", "metric": "selectivity", "score": value, "ci_low": float(lo), "ci_high": float(hi),
+            "fold_scores": "[]", "n": int(len(common)), "n_families": int(n_fam), "note": f"{metric}: task - control task",
+        }
+
+    def _selected(self, by_layer: dict[int, OOF], higher: bool = True) -> tuple[OOF, list[int]]:
+        """Combine, per outer fold, the layer with the best inner-CV score."""
+        layers = sorted(by_layer)
+        chosen: list[int] = []
+        idx, pred, score, folds, inner = [], [], [], [], np.full(self.n_folds, np.nan)
+        for f in range(self.n_folds):
+            scores = np.array([by_layer[layer].inner[f] for layer in layers])
+            if not np.isfinite(scores).any():
+                continue
+            best = layers[int(np.nanargmax(scores))]
+            chosen.append(best)
+            inner[f] = np.nanmax(scores)
+            oof = by_layer[best]
+            m = oof.fold == f
+            idx.append(oof.idx[m])
+            pred.append(oof.pred[m])
+            folds.append(oof.fold[m])
+            if oof.score is not None:
+                score.append(oof.score[m])
+        order = np.argsort(np.concatenate(idx), kind="stable")
+        return (
+            OOF(np.concatenate(idx)[order], np.concatenate(pred)[order], np.concatenate(score)[order] if score else None, np.concatenate(folds)[order], inner),
+            chosen,
+        )
+
+    def _select(self) -> None:
+        self.log("selecting layers and readouts by inner CV")
+        self.selected: dict[tuple, tuple[OOF, list[int]]] = {}
+        per_task: dict[tuple, dict[str, OOF]] = defaultdict(dict)
+        for (store, target, slot, readout, control), by_layer in self.oof.items():
+            if control != "none" or store == LABEL_STORE:
+                continue
+            data = self._task(target, slot)
+            oof, chosen = self._selected(by_layer)
+            self.selected[(store, target, slot, readout)] = (oof, chosen)
+            per_task[(store, target, slot)][readout] = oof
+            self.result.selection.append(self._selection_row(store, data, "layer", readout, chosen, oof))
+        for (store, target, slot), by_readout in per_task.items():
+            data = self._task(target, slot)
+            names = sorted(by_readout)
+            picks = []
+            for f in range(self.n_folds):
+                scores = np.array([by_readout[n].inner[f] for n in names])
+                picks.append(names[int(np.nanargmax(scores))] if np.isfinite(scores).any() else "")
+            counts = {n: picks.count(n) for n in names}
+            best = max(counts, key=counts.get)
+            layer_choice = self.selected[(store, target, slot, best)][1]
+            row = self._selection_row(store, data, "readout", best, layer_choice, by_readout[best])
+            row["per_fold"] = json.dumps(picks)
+            self.result.selection.append(row)
+
+    def _selection_row(self, store: str, data: TargetData, choice: str, readout: str, chosen: list[int], oof: OOF) -> dict:
+        metric = METRICS[data.spec.kind][0]
+        rows = self._score_oof(data, oof, by_scenario=False)
+        main = next(r for r in rows if r["metric"] == metric)
+        modal = max(set(chosen), key=chosen.count) if chosen else -1
+        return {
+            "store": store, "store_hash": self._store_meta(store)["store_hash"], "target": data.spec.name, "slot": data.slot,
+            "choice": choice, "readout": readout, "layer": int(modal), "per_fold": json.dumps([int(c) for c in chosen]),
+            "inner_score": float(np.nanmean(oof.inner)), "metric": metric, "score": main["score"], "ci_low": main["ci_low"],
+            "ci_high": main["ci_high"], "n": main["n"], "n_families": main["n_families"],
+        }
+
+    def _compare(self) -> None:
+        """Paired bootstraps: stores against each other and against the label baselines."""
+        self.log("paired comparisons")
+        keys = sorted(self.selected)
+        stores = [item.label for item in self.inputs]
+        for (store, target, slot, readout) in keys:
+            data = self._task(target, slot)
+            oof_a, chosen = self.selected[(store, target, slot, readout)]
+            name_a = f"{store}@L{max(set(chosen), key=chosen.count)}(selected)"
+            others = [s for s in stores if stores.index(s) > stores.index(store) and (s, target, slot, readout) in self.selected]
+            for other in others:
+                oof_b, chosen_b = self.selected[(other, target, slot, readout)]
+                self._comparison(data, readout, name_a, f"{other}@L{max(set(chosen_b), key=chosen_b.count)}(selected)", oof_a, oof_b)
+            for control in ("nuisance", "geometry", "ceiling"):
+                for base_readout in ({"nuisance": ["linear"], "geometry": ["object"], "ceiling": self.suite.ceiling_readouts}[control]):
+                    if control == "geometry" and readout != "object":
+                        continue
+                    if control == "ceiling" and base_readout != readout:
+                        continue
+                    base = self.oof.get((LABEL_STORE, target, slot, base_readout, control), {}).get(-1)
+                    if base is not None:
+                        self._comparison(data, readout, name_a, f"{LABEL_STORE}:{control}({base_readout})", oof_a, base)
+
+    def _comparison(self, data: TargetData, readout: str, a: str, b: str, oof_a: OOF, oof_b: OOF) -> None:
+        metric, d, lo, hi, n = self._paired(data, oof_a, oof_b)
+        self.result.comparisons.append(
+            {"target": data.spec.name, "slot": data.slot, "readout": readout, "metric": metric, "a": a, "b": b, "delta": d, "ci_low": lo, "ci_high": hi, "n": n,
+             "higher_is_better": HIGHER_IS_BETTER[metric]}
+        )
+
+
+class _quiet:
+    def __enter__(self):
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        self._ctx.__exit__(*exc)

@@ -1,0 +1,234 @@
+"""Bootstrap intervals that resample whole families (clips and their twins), never frames."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+Metric = Callable[[np.ndarray, np.ndarray], float]
+
+
+def _family_sums(values: np.ndarray, inverse: np.ndarray, n_families: int) -> np.ndarray:
+    """Sum per family of each column of ``values`` (n, c) -> (F, c)."""
+    out = np.zeros((n_families, values.shape[1]))
+    np.add.at(out, inverse, values)
+    return out
+
+
+def _decomposable(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
+    """Per-sample statistics and a vectorised finisher for metrics that are ratios of sums."""
+    if name == "r2":
+        yt = np.asarray(y_true, float).reshape(len(y_true), -1)
+        yp = np.asarray(y_pred, float).reshape(len(y_pred), -1)
+        m = yt.shape[1]
+        stats = np.hstack([np.ones((len(yt), 1)), yt, yt**2, (yt - yp) ** 2])
+
+        def finish(s: np.ndarray) -> np.ndarray:
+            n = s[:, :1]
+            sy, syy, sres = s[:, 1 : 1 + m], s[:, 1 + m : 1 + 2 * m], s[:, 1 + 2 * m :]
+            tot = syy - sy**2 / np.maximum(n, 1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = np.where(tot > 1e-12 * np.maximum(syy, 1e-300), 1.0 - sres / tot, np.where(sres == 0, 1.0, 0.0))
+            return r.mean(axis=1)
+
+        return stats, finish
+    if name in ("mae", "mean"):
+        vals = np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float)) if name == "mae" else np.asarray(y_pred, float)
+        vals = vals.reshape(len(vals), -1).mean(axis=1, keepdims=True)
+        stats = np.hstack([np.ones((len(vals), 1)), vals])
+        return stats, lambda s: s[:, 1] / s[:, 0]
+    if name in ("accuracy", "base_rate"):
+        yt = np.asarray(y_true).astype(bool).ravel()
+        hit = yt if name == "base_rate" else yt == np.asarray(y_pred).astype(bool).ravel()
+        stats = np.column_stack([np.ones(len(yt)), hit])
+        return stats, lambda s: s[:, 1] / s[:, 0]
+    if name == "balanced_accuracy":
+        yt = np.asarray(y_true).astype(bool).ravel()
+        yp = np.asarray(y_pred).astype(bool).ravel()
+        stats = np.column_stack([yt, yt & yp, ~yt, ~yt & ~yp]).astype(float)
+
+        def finish(s: np.ndarray) -> np.ndarray:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rec = np.stack([s[:, 1] / s[:, 0], s[:, 3] / s[:, 2]], axis=1)
+            return np.nanmean(np.where(np.isfinite(rec), rec, np.nan), axis=1)
+
+        return stats, finish
+    return None
+
+
+def family_members(groups: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Family index of each sample and the sample indices of each family."""
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse)
+    members = np.split(order, np.cumsum(counts)[:-1])
+    return inverse, members
+
+
+def _resample(members: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    picks = rng.integers(0, len(members), size=len(members))
+    return np.concatenate([members[i] for i in picks])
+
+
+def _ranking_replicates(name: str, y_true: np.ndarray, score: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """AUROC or average precision for each row of family ``counts`` (B, F), vectorised.
+
+    A resampled data set is the original samples weighted by how often their family was drawn,
+    so both metrics follow from per-score-value sums of positive and negative weights.
+    """
+    from scipy import sparse
+
+    y = np.asarray(y_true).astype(bool).ravel()
+    values, group = np.unique(np.asarray(score, dtype=np.float64).ravel(), return_inverse=True)
+    n, u = len(y), len(values)
+    pos = sparse.csr_matrix((y.astype(float), (np.arange(n), group)), shape=(n, u))
+    neg = sparse.csr_matrix(((~y).astype(float), (np.arange(n), group)), shape=(n, u))
+    out = []
+    for start in range(0, len(counts), 100):
+        w = counts[start : start + 100][:, inverse].astype(float)  # (b, n) sample weights
+        p = np.asarray((pos.T @ w.T).T)  # (b, u) positive weight per score value (ascending)
+        q = np.asarray((neg.T @ w.T).T)
+        p_tot, q_tot = p.sum(axis=1), q.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if name == "auroc":
+                below = np.cumsum(q, axis=1) - q
+                stat = (p * (below + 0.5 * q)).sum(axis=1) / (p_tot * q_tot)
+            else:  # average precision, thresholds from the highest score down
+                tp = np.cumsum(p[:, ::-1], axis=1)
+                fp = np.cumsum(q[:, ::-1], axis=1)
+                precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+                stat = (p[:, ::-1] * precision).sum(axis=1) / p_tot
+        out.append(stat)
+    return np.concatenate(out)
+
+
+def _named(metric: Metric | str) -> Metric:
+    if callable(metric):
+        return metric
+    from probekit.metrics import classification, regression
+
+    table = {
+        "r2": regression.r2,
+        "mae": regression.mae,
+        "accuracy": classification.accuracy,
+        "balanced_accuracy": classification.balanced_accuracy,
+        "auroc": classification.auroc,
+        "auprc": classification.auprc,
+        "base_rate": lambda y, p: classification.base_rate(y),
+        "mean": lambda y, p: float(np.nanmean(p)),
+    }
+    if metric not in table:
+        raise ValueError(f"unknown metric {metric!r}; known: {sorted(table)}")
+    return table[metric]
+
+
+def bootstrap_interval(
+    metric: Metric | str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    groups: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``metric`` resampling families with replacement.
+
+    Parameters
+    ----------
+    metric
+        ``metric(y_true, y_pred) -> float``, or a name (``"r2"``, ``"mae"``, ``"accuracy"``,
+        ``"balanced_accuracy"``, ``"auroc"``, ``"auprc"``, ``"base_rate"``, ``"mean"``: the mean
+        of ``y_pred``, e.g. per-sample errors); ratio-of-sums metrics are resampled vectorised.
+    y_true, y_pred
+        Per-sample truths and predictions (first axis = samples).
+    groups
+        (n,) family of each sample; families are resampled as wholes.
+    n_boot
+        Number of bootstrap replicates.
+    level
+        Coverage of the interval.
+    seed
+        Seed of the resampling.
+
+    Returns
+    -------
+    (low, high)
+        NaN if fewer than 2 families.
+    """
+    inverse, members = family_members(groups)
+    if len(members) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    fast = _decomposable(metric, y_true, y_pred) if isinstance(metric, str) else None
+    if fast is not None:
+        per_sample, finish = fast
+        sums = _family_sums(per_sample, inverse, len(members))
+        counts = rng.multinomial(len(members), np.full(len(members), 1.0 / len(members)), size=n_boot)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stats = finish(counts @ sums)
+    elif metric in ("auroc", "auprc"):
+        counts = rng.multinomial(len(members), np.full(len(members), 1.0 / len(members)), size=n_boot)
+        stats = _ranking_replicates(metric, y_true, y_pred, inverse, counts)
+    else:
+        fn = _named(metric)
+        stats = np.array([fn(y_true[idx], y_pred[idx]) for idx in (_resample(members, rng) for _ in range(n_boot))])
+    stats = stats[np.isfinite(stats)]
+    if len(stats) == 0:
+        return float("nan"), float("nan")
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(stats, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+def paired_bootstrap(
+    metric: Metric | str,
+    y_true: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    groups: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    y_true_b: np.ndarray | None = None,
+) -> tuple[float, float, float]:
+    """Paired bootstrap of ``metric(a) - metric(b)`` on the same samples, resampling families.
+
+    ``y_true_b`` (optional) scores ``pred_b`` against other labels on the same samples (e.g.
+    control-task labels for selectivity).
+
+    Returns
+    -------
+    (delta, low, high)
+        The observed difference and its percentile interval; the same resampled families are
+        used for both predictions in every replicate.
+    """
+    fn = _named(metric)
+    yb = y_true if y_true_b is None else y_true_b
+    delta = fn(y_true, pred_a) - fn(yb, pred_b)
+    inverse, members = family_members(groups)
+    if len(members) < 2:
+        return float(delta), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    fast_a = _decomposable(metric, y_true, pred_a) if isinstance(metric, str) else None
+    if fast_a is not None:
+        fast_b = _decomposable(metric, yb, pred_b)
+        counts = rng.multinomial(len(members), np.full(len(members), 1.0 / len(members)), size=n_boot)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stats = fast_a[1](counts @ _family_sums(fast_a[0], inverse, len(members))) - fast_b[1](
+                counts @ _family_sums(fast_b[0], inverse, len(members))
+            )
+    else:
+        stats = []
+        for _ in range(n_boot):
+            idx = _resample(members, rng)
+            stats.append(fn(y_true[idx], pred_a[idx]) - fn(yb[idx], pred_b[idx]))
+        stats = np.array(stats)
+    stats = stats[np.isfinite(stats)]
+    if len(stats) == 0:
+        return float(delta), float("nan"), float("nan")
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(stats, [alpha, 1.0 - alpha])
+    return float(delta), float(low), float(high)

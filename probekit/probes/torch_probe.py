@@ -1,0 +1,196 @@
+"""Shared training recipe of the torch probes (MLP, attentive): AdamW, cosine schedule, inner
+validation split (grouped when ``groups`` are given), best-validation-epoch weights kept.
+
+Fitted weights are kept as numpy arrays (``state_``), so probes are saved without pickles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+class TorchProbeMixin:
+    """Training loop shared by the torch probes; subclasses define :meth:`_build_module`."""
+
+    _task = "regression"
+
+    # parameters every torch probe has (set by subclasses' __init__)
+    lr: float
+    weight_decay: float
+    max_epochs: int
+    batch_size: int
+    val_fraction: float
+    device: str
+    random_state: int | None
+
+    def _build_module(self, n_in: int, n_out: int, input_shape: tuple[int, ...]) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- data ---------------------------------------------------------------------------------
+    def _validate_X(self, X, reset: bool, y="no_validation"):
+        kwargs = {"dtype": np.float32, "allow_nd": True}
+        if isinstance(y, str) and y == "no_validation":
+            return validate_data(self, X, reset=reset, **kwargs)
+        return validate_data(self, X, y, reset=reset, multi_output=self._task == "regression", y_numeric=self._task == "regression", **kwargs)
+
+    def _prepare_X(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.x_mean_) / self.x_scale_).astype(np.float32)
+
+    # -- fit / predict --------------------------------------------------------------------------
+    def _fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None):
+        import torch
+
+        if len(X) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 samples, got n_samples = {len(X)}")
+        axes = tuple(range(X.ndim - 1))
+        self.x_mean_ = X.mean(axis=axes).astype(np.float32)
+        scale = X.std(axis=axes)
+        self.x_scale_ = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        Xs = self._prepare_X(X)
+        if self._task == "regression":
+            Y = y.reshape(len(y), -1).astype(np.float32)
+            self.y_mean_ = Y.mean(axis=0)
+            ys = Y.std(axis=0)
+            self.y_scale_ = np.where(ys > 0, ys, 1.0).astype(np.float32)
+            T = (Y - self.y_mean_) / self.y_scale_
+            n_out = T.shape[1]
+        else:
+            check_classification_targets(y)
+            self.classes_, T = np.unique(y, return_inverse=True)
+            if len(self.classes_) < 2:
+                raise ValueError(f"{type(self).__name__} needs at least 2 classes, got one class")
+            n_out = len(self.classes_)
+        splitter = (GroupShuffleSplit if groups is not None else ShuffleSplit)(
+            n_splits=1, test_size=self.val_fraction, random_state=self.random_state
+        )
+        if groups is not None and len(np.unique(groups)) < 2:
+            train, val = np.arange(len(X)), np.arange(len(X))
+        else:
+            train, val = next(splitter.split(Xs, groups=groups))
+        gen = torch.Generator().manual_seed(0 if self.random_state is None else int(self.random_state))
+        torch.manual_seed(0 if self.random_state is None else int(self.random_state))
+        module = self._build_module(Xs.shape[-1], n_out, Xs.shape[1:]).to(self.device)
+        opt = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        steps_per_epoch = int(np.ceil(len(train) / self.batch_size))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.max_epochs * steps_per_epoch))
+        xt = torch.as_tensor(Xs[train], device=self.device)
+        xv = torch.as_tensor(Xs[val], device=self.device)
+        if self._task == "regression":
+            tt = torch.as_tensor(T[train], device=self.device)
+            tv = torch.as_tensor(T[val], device=self.device)
+            loss_fn = torch.nn.MSELoss()
+        else:
+            counts = np.bincount(T[train], minlength=n_out).astype(np.float32)
+            weight = torch.as_tensor(len(train) / (n_out * np.maximum(counts, 1)), device=self.device)
+            tt = torch.as_tensor(T[train], device=self.device)
+            tv = torch.as_tensor(T[val], device=self.device)
+            loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
+        best_loss, best_state = np.inf, None
+        for _ in range(self.max_epochs):
+            module.train()
+            order = torch.randperm(len(train), generator=gen).to(self.device)
+            for start in range(0, len(train), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                opt.zero_grad()
+                loss = loss_fn(module(xt[idx]), tt[idx])
+                loss.backward()
+                opt.step()
+                sched.step()
+            module.eval()
+            with torch.no_grad():
+                val_loss = float(loss_fn(module(xv), tv))
+            if val_loss < best_loss or best_state is None:
+                best_loss = val_loss
+                best_state = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
+        self.state_ = best_state
+        self.n_outputs_ = n_out
+        self.input_shape_ = tuple(Xs.shape[1:])
+        self.val_loss_ = best_loss
+        module.load_state_dict({k: torch.as_tensor(v) for k, v in best_state.items()})
+        module.eval()
+        with torch.no_grad():
+            out = module(xv).cpu().numpy()
+        if self._task == "regression":
+            resid = ((out - T[val]) ** 2).sum()
+            total = ((T[val] - T[val].mean(axis=0)) ** 2).sum()
+            self.inner_score_ = float(1 - resid / total) if total > 0 else 0.0
+        else:
+            self.inner_score_ = float((out.argmax(axis=1) == T[val]).mean())
+        return self
+
+    def _forward(self, X: np.ndarray) -> np.ndarray:
+        import torch
+
+        check_is_fitted(self, "state_")
+        X = self._validate_X(X, reset=False)
+        module = self._build_module(X.shape[-1], self.n_outputs_, self.input_shape_)
+        module.load_state_dict({k: torch.as_tensor(v) for k, v in self.state_.items()})
+        module.eval()
+        outs = []
+        with torch.no_grad():
+            Xs = self._prepare_X(X)
+            for start in range(0, len(Xs), 4096):
+                outs.append(module(torch.as_tensor(Xs[start : start + 4096])).numpy())
+        return np.concatenate(outs) if outs else np.zeros((0, self.n_outputs_), np.float32)
+
+
+class TorchRegressorBase(TorchProbeMixin, RegressorMixin, BaseEstimator):
+    """Regressor front end of a torch probe (targets standardised during training)."""
+
+    _task = "regression"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def fit(self, X, y, groups=None):
+        """Fit on X (n, D) or (n, tokens, D); ``groups`` makes the validation split grouped."""
+        X, y = self._validate_X(X, reset=True, y=y)
+        self._y_ndim = np.ndim(y)
+        return self._fit(X, np.asarray(y, dtype=np.float64), groups)
+
+    def predict(self, X):
+        """Predictions in target units."""
+        out = self._forward(X).astype(np.float64) * self.y_scale_ + self.y_mean_
+        return out[:, 0] if self._y_ndim == 1 else out
+
+
+class TorchClassifierBase(TorchProbeMixin, ClassifierMixin, BaseEstimator):
+    """Classifier front end of a torch probe (class-balanced cross-entropy)."""
+
+    _task = "classification"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def fit(self, X, y, groups=None):
+        """Fit on X (n, D) or (n, tokens, D); ``groups`` makes the validation split grouped."""
+        X, y = self._validate_X(X, reset=True, y=y)
+        return self._fit(X, y, groups)
+
+    def predict_proba(self, X):
+        """Class probabilities (n, n_classes)."""
+        logits = self._forward(X).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def decision_function(self, X):
+        """Logit difference (n,) for two classes, logits (n, n_classes) otherwise."""
+        logits = self._forward(X).astype(np.float64)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict(self, X):
+        """Predicted class labels."""
+        logits = self._forward(X)
+        return self.classes_[logits.argmax(axis=1)]
