@@ -9,13 +9,13 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from planted_run import EXPECTED, make_planted_run
+from real_run import ANSWER, planted_real_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_quickstart_notebook_runs_and_reports_the_planted_diagnosis(tmp_path, monkeypatch):
-    run_dir = make_planted_run(tmp_path / "run")
+def test_quickstart_notebook_runs_and_reports_the_planted_diagnosis(tmp_path, tmp_path_factory, monkeypatch):
+    run_dir = planted_real_run(tmp_path_factory)  # a real `probekit probe` run on a planted store
     out = tmp_path / "quickstart.html"
     monkeypatch.setenv("PROBEKIT_RUN", str(run_dir))
     monkeypatch.setenv("PROBEKIT_REPORT_OUT", str(out))
@@ -26,9 +26,9 @@ def test_quickstart_notebook_runs_and_reports_the_planted_diagnosis(tmp_path, mo
         output.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
         if output.get("output_type") == "stream"
     )
-    found = {(s, t, int(k)): p for s, t, k, p in re.findall(r"PATTERN (\S+) \| (\S+) \| (-?\d+) \| ([\w -]+)", text)}
-    for key, pattern in EXPECTED.items():
-        assert found[key].strip() == pattern
+    found = {(t, int(k)): p.strip() for _, t, k, p in re.findall(r"PATTERN (\S+) \| (\S+) \| (-?\d+) \| ([\w -]+)", text)}
+    for key, (pattern, _, _) in ANSWER.items():
+        assert found[key] == pattern
     images = [o for cell in notebook.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 4  # summary, curves, heatmap, UMAP
     assert out.is_file() and out.stat().st_size > 10_000

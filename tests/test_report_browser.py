@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cdp import chromium_binary, inspect_page
-from planted_run import make_planted_run
+from real_run import planted_real_run
 
 from probekit.report.build import write_report
 from probekit.rundir import load_run
@@ -46,10 +46,10 @@ def _expected_figures(run_dir: Path) -> dict[str, int]:
     }
 
 
-def test_report_opens_in_headless_chromium_without_errors_or_requests(tmp_path):
+def test_report_opens_in_headless_chromium_without_errors_or_requests(tmp_path, tmp_path_factory):
     if chromium_binary() is None:
         pytest.fail("chromium is not installed: run `PROBEKIT_SETUP_BROWSER=1 bash scripts/setup.sh` (Debian's chromium)")
-    run_dir = make_planted_run(tmp_path / "run")
+    run_dir = planted_real_run(tmp_path_factory)  # a real `probekit probe` run on a planted store
     out = write_report(run_dir, tmp_path / "report.html")
     page = inspect_page(out, PAGE_SCRIPT, width=1280, height=2600)
     assert page.console_errors == []
@@ -64,7 +64,7 @@ def test_report_opens_in_headless_chromium_without_errors_or_requests(tmp_path):
     assert state["figures"] >= sum(expected.values())
     for kind, count in expected.items():
         assert state["kinds"].count(kind) >= count, (kind, state["kinds"])
-    assert state["diagnoses"] >= 5
+    assert state["diagnoses"] >= 4
     assert page.screenshot[:8] == b"\x89PNG\r\n\x1a\n" and len(page.screenshot) > 20_000
     kept = REPO_ROOT / "reports" / "report-screenshot.png"
     kept.parent.mkdir(exist_ok=True)

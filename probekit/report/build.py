@@ -121,6 +121,7 @@ def _scenario_table(run: Run, diagnoses: list[TargetDiagnosis]) -> pd.DataFrame:
 
 def _umap_section(run: Run, diagnoses: list[TargetDiagnosis], umap_target: str | None, seed: int) -> Section:
     from probekit.report import figures
+    from probekit.report.latents import label_for_target
     from probekit.store import Store
 
     section = Section("umap", "Embedding of one layer's pooled latents (UMAP)")
@@ -138,7 +139,7 @@ def _umap_section(run: Run, diagnoses: list[TargetDiagnosis], umap_target: str |
             if not candidates:
                 known = sorted({d.target for d in diagnoses if d.store == store_label})
                 raise BadOptionError(f"--umap-target {umap_target!r}: not a diagnosed target of store {store_label!r}; choose one of {known}")
-        usable = [d for d in candidates if _label_of(d.target, labels) is not None]
+        usable = [d for d in candidates if label_for_target(d.target, labels) is not None]
         chosen = usable[0] if usable else None
         layer = chosen.chosen.layer if chosen else store.layers[-1]
         kinds = store.feature_kinds(layer)
@@ -171,28 +172,12 @@ def _umap_section(run: Run, diagnoses: list[TargetDiagnosis], umap_target: str |
     return section
 
 
-def _label_of(target: str, labels: set[str]) -> str | None:
-    """The store label a target is read from: the target's own name, or the probe stage's target
-    catalogue entry (only plain per-step or per-clip targets: no subsets, future or any-slot)."""
-    if target in labels or f"clip/{target}" in labels:
-        return target
-    try:
-        from probekit.evaluation.targets import get_target
-
-        spec = get_target(target)
-    except Exception:  # not in the catalogue (another probekit, a custom target)
-        return None
-    plain = getattr(spec, "subset", "all") == "all" and getattr(spec, "transform", "none") in ("none", "norm")
-    label = str(getattr(spec, "label", ""))
-    return label if plain and label in labels else None
-
-
 def _umap_colours(store, chosen: TargetDiagnosis | None, n_clips: int, steps: int) -> tuple[np.ndarray, str, bool]:
     """Per-point colour values for the UMAP: the target's label, else the clip's scenario."""
-    from probekit.report.latents import label_per_point
+    from probekit.report.latents import label_for_target, label_per_point
 
     if chosen is not None:
-        label = _label_of(chosen.target, set(store.label_names)) or chosen.target
+        label = label_for_target(chosen.target, set(store.label_names)) or chosen.target
         values, is_norm = label_per_point(store, label, chosen.slot, "time" if steps > 1 else "mean")
         name = f"‖{chosen.name}‖" if is_norm else chosen.name
         return values, f"{name} ({chosen.unit or 'unitless'})", False

@@ -4,6 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from probekit.errors import BadOptionError
+
+
+def label_for_target(target: str, labels: set[str] | list[str]) -> str | None:
+    """The store label a target is read from: the target's own name (or ``clip/<name>``), else
+    the probe stage's target catalogue entry (plain per-step or per-clip targets only: no subsets,
+    future or any-slot transforms). None when the store has no such label."""
+    labels = set(labels)
+    if target in labels or f"clip/{target}" in labels:
+        return target
+    try:
+        from probekit.evaluation.targets import get_target
+
+        spec = get_target(target)
+    except Exception:  # not in the catalogue (another probekit, a custom target)
+        return None
+    plain = getattr(spec, "subset", "all") == "all" and getattr(spec, "transform", "none") in ("none", "norm")
+    label = str(getattr(spec, "label", ""))
+    return label if plain and label in labels else None
+
 
 def label_per_point(store, name: str, slot: int, kind: str) -> tuple[np.ndarray, bool]:
     """One value per point of a layer's ``kind`` features: (N*T',) for ``time``, (N,) for ``mean``.
@@ -25,6 +45,10 @@ def label_per_point(store, name: str, slot: int, kind: str) -> tuple[np.ndarray,
     values, is_norm
         Values (NaN where the slot does not exist) and whether a vector label was reduced to its norm.
     """
+    resolved = label_for_target(name, store.label_names)
+    if resolved is None:
+        raise BadOptionError(f"{store.path}: no label for {name!r}; labels present: {', '.join(store.label_names)}")
+    name = resolved
     per_clip = name not in store.label_names
     path = f"clip/{name}" if per_clip and not name.startswith("clip/") else name
     values = np.asarray(store.labels(path), dtype=float)
