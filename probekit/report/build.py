@@ -223,8 +223,9 @@ def _store_provenance(run: Run) -> list[dict[str, Any]]:
         if path is not None:
             with contextlib.suppress(Exception), Store(path) as store:
                 attrs = store.attrs
-                for key in ("source_path", "source_hash", "sampling", "preprocessing", "dtype", "token_grid",
-                            "shuffle_frames_seed", "probekit_version", "final_norm"):
+                for key in ("source_path", "source_hash", "source_seed", "recipe", "encoder_seed", "sampling",
+                            "preprocessing", "dtype", "token_grid", "layer_names", "shuffle_frames_seed",
+                            "probekit_version", "final_norm"):
                     if key in attrs:
                         value = attrs[key]
                         item["details"][key] = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
@@ -324,7 +325,6 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
     weights_lines = [
         f"{row['label']}: {row['encoder']} with {row['weights']}" for row in _store_provenance(run)
     ]
-    counts = {store: {p: sum(1 for d in scored if d.store == store and d.pattern == p) for p in PATTERNS} for store in run.stores}
     headline = []
     for store in run.stores:
         parts = []
@@ -343,8 +343,6 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
         "any_random": any(str(run.input(s).get("weights", "")) == "random" for s in run.stores),
         "thresholds": thresholds,
         "headline": headline,
-        "counts": counts,
-        "patterns": PATTERNS,
         "sentences": [(d.store, d.pattern, d.target, d.slot, sentence(d)) for d in scored],
         "diagnosis_table": _diagnosis_table(scored),
         "skipped": [(d.store, d.name, d.reason) for d in skipped],
@@ -353,7 +351,6 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
         "provenance": _store_provenance(run),
         "suite_json": json.dumps(manifest.get("suite", {}), indent=2, sort_keys=True, default=str),
         "versions": manifest.get("versions", {}),
-        "n_figures": 0,
     }
 
 
