@@ -6,13 +6,49 @@ The data flow is one direction, three files on disk::
     probekit extract   ->  latent store (.h5)
     probekit probe     ->  run directory
     probekit report    ->  one .html file
+
+In a notebook::
+
+    import probekit as pk
+    run = pk.load_run("runs/demo")        # run.results (DataFrame), run.manifest (dict)
+    store = pk.load_store("latents.h5")   # lazy: store.features(layer, "time"), store.labels(name)
+    pk.plot.layer_curves(run, "position_camera", slot=0)
+
+Attributes are loaded lazily, so ``import probekit`` (and the command line) stays fast.
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("probekit")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+#: Public names loaded on first use: name -> (module, attribute or None for the module itself).
+_LAZY = {
+    "load_run": ("probekit.rundir", "load_run"),
+    "Run": ("probekit.rundir", "Run"),
+    "load_store": ("probekit.store", "Store"),
+    "Store": ("probekit.store", "Store"),
+    "plot": ("probekit.plot", None),
+    "write_report": ("probekit.report.build", "write_report"),
+    "diagnose": ("probekit.report.diagnosis", "diagnose"),
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module_name, attribute = _LAZY[name]
+        module = import_module(module_name)
+        value = module if attribute is None else getattr(module, attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'probekit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,0 +1,421 @@
+"""Build the HTML report of a run directory: one self-contained file, written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from probekit.errors import BadOptionError
+from probekit.report.diagnosis import (
+    METRIC_NAMES,
+    PATTERNS,
+    TargetDiagnosis,
+    Thresholds,
+    diagnose,
+    fmt,
+    sentence,
+    target_name,
+)
+from probekit.rundir import STORE_CONTROLS, Run, load_run
+
+#: Later stages a run may hold, in report order: manifest stage name -> section title.
+LATER_STAGES = {
+    "metrics": "Structure metrics (slot binding, disentanglement, invariance)",
+    "attribution": "Attribution maps",
+    "surprise": "Surprise (violation of expectation)",
+}
+#: How the plain statement of weights reads, per ``weights`` value.
+WEIGHT_WORDS = {
+    "trained": "trained weights (shipped with probekit)",
+    "pretrained": "pretrained checkpoint",
+    "random": "RANDOM weights: untrained, a baseline",
+    "planted": "planted-signal reference encoder: no learned weights, known answer",
+    "none": "no weights (pixel baseline)",
+    "": "not recorded",
+}
+
+
+@dataclass
+class Figure:
+    """One inlined figure of the report."""
+
+    kind: str
+    title: str
+    uri: str
+    caption: str
+    alt: str
+
+
+@dataclass
+class Section:
+    """A report section: figures and/or tables, or one line saying why it is absent."""
+
+    key: str
+    title: str
+    figures: list[Figure] = field(default_factory=list)
+    absent: str = ""
+    intro: str = ""
+    table: pd.DataFrame | None = None
+
+
+def _weights_text(weights: str) -> str:
+    return WEIGHT_WORDS.get(weights, weights)
+
+
+def _render_figure(fig, kind: str, title: str, caption: str, fmt_: str = "svg") -> Figure:
+    from probekit.report.embed import figure_data_uri
+
+    uri = figure_data_uri(fig, fmt_)
+    return Figure(kind=kind, title=title, uri=uri, caption=caption, alt=f"{title}. {caption}")
+
+
+def _diagnosis_table(diagnoses: list[TargetDiagnosis]) -> pd.DataFrame:
+    rows = []
+    for d in diagnoses:
+        if d.chosen is None:
+            continue
+        ev = d.chosen
+        rows.append({
+            "store": d.store,
+            "target": d.name,
+            "unit": d.unit or "1",
+            "readout (inner CV)": ev.readout,
+            "layer (inner CV)": ev.layer,
+            "metric": METRIC_NAMES.get(d.metric, d.metric),
+            "score": fmt(ev.score.score),
+            "95% CI": f"[{fmt(ev.score.ci_low)}, {fmt(ev.score.ci_high)}]",
+            "baseline": f"{ev.baseline.label} {fmt(ev.baseline.score)}",
+            "gain": fmt(ev.gain, signed=True),
+            "ceiling": fmt(d.ceiling.score) if d.ceiling else "n/a",
+            "random-weight twin": fmt(d.references["random_init"].score) if "random_init" in d.references else "n/a",
+            "selectivity": fmt(d.references["selectivity"].score) if "selectivity" in d.references else "n/a",
+            "pattern": d.pattern,
+        })
+    return pd.DataFrame(rows)
+
+
+def _scenario_table(run: Run, diagnoses: list[TargetDiagnosis]) -> pd.DataFrame:
+    results = run.results
+    rows = []
+    for d in diagnoses:
+        if d.chosen is None:
+            continue
+        found = results[(results["store"] == d.store) & (results["target"] == d.target) & (results["slot"] == d.slot)
+                        & (results["readout"] == d.chosen.readout) & (results["layer"] == d.chosen.layer)
+                        & results["control"].isin(STORE_CONTROLS) & (results["metric"] == d.metric) & (results["scenario"] != "all")]
+        for row in found.itertuples(index=False):
+            rows.append({"store": d.store, "target": d.name, "readout": d.chosen.readout, "layer": d.chosen.layer,
+                         "scenario": row.scenario, "metric": METRIC_NAMES.get(d.metric, d.metric),
+                         "score": fmt(row.score), "95% CI": f"[{fmt(row.ci_low)}, {fmt(row.ci_high)}]",
+                         "families": int(row.n_families) if pd.notna(row.n_families) else ""})
+    return pd.DataFrame(rows)
+
+
+def _umap_section(run: Run, diagnoses: list[TargetDiagnosis], umap_target: str | None, seed: int) -> Section:
+    from probekit.report import figures
+    from probekit.report.latents import label_for_target
+    from probekit.store import Store
+
+    section = Section("umap", "Embedding of one layer's pooled latents (UMAP)")
+    with_file = [s for s in run.stores if run.store_path(s) is not None]
+    if not with_file:
+        paths = ", ".join(str(run.input(s).get("path", "?")) for s in run.stores)
+        section.absent = f"No UMAP: none of the run's latent stores is on disk any more (looked for {paths})."
+        return section
+    store_label = with_file[0]
+    with Store(run.store_path(store_label)) as store:
+        labels = set(store.label_names)
+        candidates = [d for d in diagnoses if d.store == store_label and d.chosen is not None]
+        if umap_target is not None:
+            candidates = [d for d in candidates if d.target == umap_target]
+            if not candidates:
+                known = sorted({d.target for d in diagnoses if d.store == store_label})
+                raise BadOptionError(f"--umap-target {umap_target!r}: not a diagnosed target of store {store_label!r}; choose one of {known}")
+        usable = [d for d in candidates if label_for_target(d.target, labels) is not None]
+        chosen = usable[0] if usable else None
+        layer = chosen.chosen.layer if chosen else store.layers[-1]
+        kinds = store.feature_kinds(layer)
+        kind = "time" if "time" in kinds else "mean" if "mean" in kinds else None
+        if kind is None:
+            section.absent = f"No UMAP: layer {layer} of {store_label} holds no pooled latents (kinds: {', '.join(kinds)})."
+            return section
+        features = np.asarray(store.features(layer, kind), dtype=np.float32)
+        n_clips = features.shape[0]
+        steps = features.shape[1] if kind == "time" else 1
+        flat = features.reshape(n_clips * steps, -1)
+        values, color_label, categorical = _umap_colours(store, chosen, n_clips, steps)
+    keep = np.isfinite(flat).all(axis=1) & (np.array([True] * len(flat)) if categorical else np.isfinite(values))
+    flat, values = flat[keep], np.asarray(values)[keep]
+    rng = np.random.default_rng(seed)
+    if len(flat) > 1500:
+        pick = np.sort(rng.choice(len(flat), 1500, replace=False))
+        flat, values = flat[pick], values[pick]
+    if len(flat) < 5:
+        section.absent = f"No UMAP: only {len(flat)} usable latent vectors at layer {layer} of {store_label}."
+        return section
+    what = "time-pooled (one point per clip and token time step)" if kind == "time" else "clip-pooled (one point per clip)"
+    title = f"{store_label}, layer {layer}, {what}"
+    fig = figures.umap_embedding(flat, values, title=title, color_label=color_label, categorical=categorical, seed=seed)
+    section.figures.append(_render_figure(
+        fig, "umap", title,
+        f"UMAP (umap-learn, n_neighbors={min(15, len(flat) - 1)}, min_dist 0.2, seed {seed}) of {len(flat)} {kind}-pooled "
+        f"latent vectors of layer {layer}" + (f" (the layer chosen by inner CV for {chosen.name})" if chosen else "")
+        + f", coloured by {color_label}.", "png"))
+    return section
+
+
+def _umap_colours(store, chosen: TargetDiagnosis | None, n_clips: int, steps: int) -> tuple[np.ndarray, str, bool]:
+    """Per-point colour values for the UMAP: the target's label, else the clip's scenario."""
+    from probekit.report.latents import label_for_target, label_per_point
+
+    if chosen is not None:
+        label = label_for_target(chosen.target, set(store.label_names)) or chosen.target
+        values, is_norm = label_per_point(store, label, chosen.slot, "time" if steps > 1 else "mean")
+        name = f"‖{chosen.name}‖" if is_norm else chosen.name
+        return values, f"{name} ({chosen.unit or 'unitless'})", False
+    clips = store.clips()
+    scenario = clips["scenario"].to_numpy() if "scenario" in clips else np.array(["all"] * n_clips)
+    return np.repeat(scenario, steps), "scenario", True
+
+
+def _later_stage_sections(run: Run) -> list[Section]:
+    sections = []
+    for stage, title in LATER_STAGES.items():
+        section = Section(stage, title)
+        table_path = run.path / f"{stage}.csv"
+        if stage not in run.stages:
+            section.absent = f"This run has no {stage} stage, so this section is left out."
+        elif table_path.is_file():
+            section.table = pd.read_csv(table_path)
+            section.intro = f"From {table_path.name} ({len(section.table)} rows)."
+        else:
+            section.absent = f"The manifest lists a {stage} stage but the run directory has no {table_path.name}."
+        sections.append(section)
+    return sections
+
+
+def _store_provenance(run: Run) -> list[dict[str, Any]]:
+    from probekit.store import Store
+
+    rows = []
+    for label in run.stores:
+        entry = run.input(label)
+        item = {
+            "label": label,
+            "encoder": entry.get("encoder", ""),
+            "init": entry.get("init", ""),
+            "weights": _weights_text(str(entry.get("weights", ""))),
+            "weight_hash": str(entry.get("weight_hash", ""))[:16],
+            "layers": ", ".join(str(v) for v in entry.get("layers", [])),
+            "path": str(entry.get("path", "")),
+            "store_hash": str(entry.get("store_hash", ""))[:16],
+            "details": {},
+        }
+        path = run.store_path(label)
+        if path is not None:
+            with contextlib.suppress(Exception), Store(path) as store:
+                attrs = store.attrs
+                for key in ("source_path", "source_hash", "source_seed", "recipe", "encoder_seed", "sampling",
+                            "preprocessing", "dtype", "token_grid", "layer_names", "shuffle_frames_seed",
+                            "probekit_version", "final_norm"):
+                    if key in attrs:
+                        value = attrs[key]
+                        item["details"][key] = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+                item["details"]["clips"] = str(store.n_clips)
+        else:
+            item["details"]["store file"] = "not on disk"
+        rows.append(item)
+    return rows
+
+
+def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_target: str | None = None, seed: int = 0) -> dict[str, Any]:
+    """Everything the template shows, with figures rendered as data URIs.
+
+    Parameters
+    ----------
+    run
+        A loaded run (:func:`probekit.rundir.load_run`).
+    thresholds
+        Margins the diagnosis uses.
+    umap_target
+        Target whose values colour the UMAP (the first diagnosed target with a stored label by
+        default).
+    seed
+        Seed of the UMAP layout.
+    """
+    from probekit.report import figures
+
+    results, selection = run.results, run.selection
+    diagnoses = diagnose(results, selection, thresholds)
+    scored = [d for d in diagnoses if d.chosen is not None]
+    skipped = [d for d in diagnoses if d.chosen is None]
+    colors = figures.store_colors(run.stores)
+
+    overview = Section("diagnosis", "Diagnosis")
+    if scored:
+        overview.figures.append(_render_figure(
+            figures.diagnosis_summary(scored, colors=colors), "summary", "Chosen readout per target against its controls",
+            "Dots: held-out score of the readout chosen by inner CV at its inner-CV layer, with the 95% bootstrap "
+            "interval over families; grey bar: the control it must beat; triangle: ceiling; grey line: chance."))
+
+    curves = Section("curves", "Layer-wise curves")
+    seen: set[tuple[str, int]] = set()
+    for d in scored:
+        if (d.target, d.slot) in seen:
+            continue
+        seen.add((d.target, d.slot))
+        fig = figures.layer_curves(results, d.target, d.slot, metric=d.metric, selection=selection, stores=run.stores, colors=colors)
+        curves.figures.append(_render_figure(
+            fig, "curves", f"{d.name}: score by layer",
+            f"{d.name}: {METRIC_NAMES.get(d.metric, d.metric)} on held-out families by layer."))
+    curves.intro = (
+        "One panel per target: held-out score against encoder layer, one line per encoder (colour, the same in "
+        "every figure) and readout (line style); bands: 95% bootstrap intervals over families; thin dashed: the "
+        "nuisance baseline; dotted: the mask-geometry baseline of object-token readouts; black dashed: the ceiling "
+        "(the readout on ground-truth masks and depth); grey: chance; stars: layers chosen by inner CV.")
+    if not curves.figures:
+        curves.absent = "No target has a finite score, so there are no curves."
+
+    heatmap = Section("heatmap", "Targets × layers")
+    if scored:
+        heatmap.figures.append(_render_figure(
+            figures.layer_heatmap(results, selection=selection, stores=run.stores), "heatmap", "Targets × layers",
+            "Each row is a target with the readout chosen by inner CV; colour puts metrics on one scale "
+            "(0 = chance, 1 = perfect; R² as is, balanced accuracy and AUROC rescaled from chance); "
+            "cell text is the raw score."))
+    else:
+        heatmap.absent = "No target has a finite score, so there is no heatmap."
+
+    select = Section("selectivity", "Control-task selectivity")
+    has_selectivity = bool(((results["metric"] == "selectivity") & np.isfinite(results["score"])).any())
+    if has_selectivity:
+        select.figures.append(_render_figure(
+            figures.selectivity(results, stores=run.stores, colors=colors), "selectivity", "Control-task selectivity",
+            "Task score minus control-task score (Hewitt & Liang, 2019) per layer, control labels tied to "
+            "attributes that recur across clips; near 0 means the probe could as well have memorised."))
+    else:
+        select.absent = "This run has no control-task rows (metric 'selectivity'), so selectivity is left out."
+
+    scenario_table = _scenario_table(run, scored)
+    scenarios = Section("scenarios", "Scores within each scenario")
+    if scenario_table.empty:
+        scenarios.absent = "This run has no per-scenario scores for the chosen readouts."
+    else:
+        scenarios.table = scenario_table
+        scenarios.intro = "The readout and layer chosen by inner CV, scored within each scenario."
+
+    comparisons = Section("comparisons", "Paired comparisons (bootstrap over families)")
+    if run.comparisons.empty:
+        comparisons.absent = "This run has no comparisons.csv."
+    else:
+        comparisons.table = run.comparisons
+        comparisons.intro = "Differences between stores or layers, paired over families (delta = a − b, 95% interval)."
+
+    umap_section = _umap_section(run, scored, umap_target, seed)
+
+    manifest = run.manifest
+    weights_lines = [
+        f"{row['label']}: {row['encoder']} with {row['weights']}" for row in _store_provenance(run)
+    ]
+    headline = []
+    for store in run.stores:
+        parts = []
+        for pattern in PATTERNS:
+            names = [d.name for d in scored if d.store == store and d.pattern == pattern]
+            if names:
+                parts.append((pattern, ", ".join(names)))
+        if parts:
+            headline.append((store, parts))
+    return {
+        "title": f"probekit report: {run.path.name}",
+        "run_path": str(run.path),
+        "generated_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "manifest": manifest,
+        "weights_lines": weights_lines,
+        "any_random": any(str(run.input(s).get("weights", "")) == "random" for s in run.stores),
+        "thresholds": thresholds,
+        "headline": headline,
+        "sentences": [(d.store, d.pattern, d.target, d.slot, sentence(d)) for d in scored],
+        "diagnosis_table": _diagnosis_table(scored),
+        "skipped": [(d.store, d.name, d.reason) for d in skipped],
+        "sections": [overview, curves, heatmap, select, scenarios, comparisons, umap_section],
+        "later_sections": _later_stage_sections(run),
+        "provenance": _store_provenance(run),
+        "suite_json": json.dumps(manifest.get("suite", {}), indent=2, sort_keys=True, default=str),
+        "versions": manifest.get("versions", {}),
+    }
+
+
+def render_html(context: dict[str, Any]) -> str:
+    """Render the report template (jinja2, autoescaping on: every string from data is escaped)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("probekit.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = fmt
+    env.globals["target_name"] = target_name
+    return env.get_template("report.html.j2").render(**context)
+
+
+def write_report(
+    run_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    umap_target: str | None = None,
+    thresholds: Thresholds = Thresholds(),
+    seed: int = 0,
+) -> Path:
+    """Write the HTML report of a run directory.
+
+    Parameters
+    ----------
+    run_dir
+        A run directory written by ``probekit probe``.
+    out
+        The HTML file to write (its folder is created); replaced atomically.
+    overwrite
+        Replace an existing file.
+    umap_target
+        Target that colours the UMAP.
+    thresholds
+        Margins the diagnosis uses.
+    seed
+        Seed of the UMAP layout.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    from probekit.h5io import check_writable_output, temporary_path_for
+
+    out = Path(out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise BadOptionError(f"--out {out}: a report is one .html file; give a path ending in .html")
+    run = load_run(run_dir)
+    if out.parent != Path("") and not out.parent.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+    check_writable_output(out, overwrite=overwrite)
+    html = render_html(build_context(run, thresholds=thresholds, umap_target=umap_target, seed=seed))
+    tmp = temporary_path_for(out)
+    try:
+        tmp.write_text(html, encoding="utf-8")
+        os.replace(tmp, out)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return out

@@ -1,0 +1,69 @@
+"""``probekit demo --quick``: the whole pipeline offline, and a report whose diagnosis recovers
+the planted-signal reference's known answer and says plainly which weights were used."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from probekit.demo import PLANTED_ABSENT, PLANTED_ANSWER
+from probekit.rundir import load_run
+from probekit.store import Store
+
+
+class _Report(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str, int], dict] = {}
+        self.links: list[str] = []
+        self._key = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.links += [attrs[k] for k in ("src", "href") if k in attrs]
+        if tag == "li" and attrs.get("class") == "diagnosis":
+            self._key = (attrs["data-store"], attrs["data-target"], int(attrs["data-slot"]))
+            self.items[self._key] = {"pattern": attrs["data-pattern"], "text": ""}
+
+    def handle_endtag(self, tag):
+        if tag == "li":
+            self._key = None
+
+    def handle_data(self, data):
+        if self._key is not None:
+            self.items[self._key]["text"] += data
+
+
+def test_demo_quick_recovers_the_planted_answer_and_states_the_weights(run_cli, tmp_path):
+    out = tmp_path / "demo"
+    result = run_cli("demo", "--out", str(out), "--quick", timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    match = re.search(r"^report: (.+\.html)$", result.stdout, re.MULTILINE)
+    assert match, result.stdout
+    report = Path(match.group(1))
+    assert report.is_file() and report == (out / "report.html").resolve()
+    page = _Report()
+    text = report.read_text(encoding="utf-8")
+    page.feed(text)
+    assert all(link.startswith(("data:", "#")) for link in page.links)
+
+    run = load_run(out / "run")
+    with Store(out / "tiny-vjepa2.h5") as store:
+        trained = store.attrs["weights"] == "trained"
+    if not trained:
+        # no shipped weights: the demo says so, and brings the planted-signal reference
+        assert "no trained weights" in result.stderr
+        assert "RANDOM weights: untrained" in text
+        planted = next(s for s in run.stores if s.startswith("planted"))
+        for (target, slot), (pattern, readout, layer) in PLANTED_ANSWER.items():
+            item = page.items[(planted, target, slot)]
+            assert item["pattern"] == pattern, item["text"]
+            assert f"{readout} readout at layer {layer}" in item["text"], item["text"]
+        for target, slot in PLANTED_ABSENT:
+            assert page.items[(planted, target, slot)]["pattern"] in ("over-invariant", "not carried")
+    else:
+        assert "trained weights (shipped with probekit)" in text
+        assert any(s.endswith("random") for s in run.stores)
+    assert any(s.startswith("pixels") for s in run.stores)
+    assert any(s.startswith("tiny-vjepa2") for s in run.stores)
