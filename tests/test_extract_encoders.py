@@ -239,3 +239,25 @@ def test_every_registered_encoder_has_a_reference_test():
     registered = set(known["prefixes"]) | set(known["names"])
     untested = sorted(name for name in registered - set(TESTED) if not name.startswith("planted"))
     assert not untested, f"encoders without a reference test: {untested}"
+
+
+def test_hf_siglip_full_model_uses_its_vision_tower(world, tmp_path):
+    from transformers import AutoImageProcessor, AutoModel, SiglipConfig, SiglipImageProcessor, SiglipModel
+
+    torch.manual_seed(9)
+    config = SiglipConfig(
+        vision_config={"image_size": 64, "patch_size": 8, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+                       "intermediate_size": 64},
+        text_config={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+                     "vocab_size": 100, "max_position_embeddings": 16})
+    processor = SiglipImageProcessor(size={"height": 64, "width": 64})
+    folder = _save_hf(tmp_path, SiglipModel(config), processor)
+    store = _extract(world, tmp_path, f"hf:{folder}")
+    processor = AutoImageProcessor.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder).eval()
+    frames = _video(world).reshape(-1, 64, 64, 3)
+    with torch.no_grad():
+        out = model.vision_model(pixel_values=processor(images=list(frames), return_tensors="pt")["pixel_values"],
+                                 output_hidden_states=True)
+    _check(store, {i: h.reshape(N_CLIPS, N_FRAMES, 8, 8, 32).numpy() for i, h in enumerate(out.hidden_states)})
+    assert "special" not in store.feature_kinds(0)  # SigLIP has no CLS token

@@ -14,6 +14,7 @@ Conventions (see ``docs/formats.md``):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -83,6 +84,7 @@ class Geometry:
         return {"source": list(self.source), "resized": list(self.resized), "crop": list(self.crop)}
 
 
+@functools.lru_cache(maxsize=64)
 def area_weights(n_in: int, n_out: int) -> torch.Tensor:
     """(n_out, n_in) matrix: share of each output pixel's footprint covered by each input pixel.
 

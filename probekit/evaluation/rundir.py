@@ -79,6 +79,10 @@ def write_tables(out: Path, rows: list[dict], selection: list[dict], comparisons
     """Write results (Parquet + CSV), selection.csv and comparisons.csv atomically."""
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     results = results.astype({"layer": int, "slot": int, "n": int, "n_families": int, "score": float, "ci_low": float, "ci_high": float})
+    order = ["store", "target", "slot", "readout", "control", "layer", "scenario", "metric"]
+    results = results.sort_values(order, kind="stable").reset_index(drop=True)
+    selection = sorted(selection, key=lambda r: (r["store"], r["target"], r["slot"], r["choice"], r["readout"]))
+    comparisons = sorted(comparisons, key=lambda r: (r["target"], r["slot"], r["readout"], r["a"], r["b"]))
     _atomic_write(out / "results.parquet", lambda p: results.to_parquet(p, index=False))
     _atomic_write(out / "results.csv", lambda p: results.to_csv(p, index=False))
     _atomic_write(out / "selection.csv", lambda p: pd.DataFrame(selection, columns=SELECTION_COLUMNS).to_csv(p, index=False))

@@ -24,7 +24,7 @@ def parse_pool(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...
     return tuple(k for k in POOL_KINDS if k in items)
 
 
-def pool_tokens(tokens: torch.Tensor, kinds: tuple[str, ...], coverage: np.ndarray | None) -> dict[str, np.ndarray]:
+def pool_tokens(tokens: torch.Tensor, kinds: tuple[str, ...], coverage: np.ndarray | torch.Tensor | None) -> dict[str, np.ndarray]:
     """Pool one layer's tokens (B, T', H', W', D).
 
     ``object`` is the coverage-weighted mean over each object's tokens per time step,
@@ -40,7 +40,8 @@ def pool_tokens(tokens: torch.Tensor, kinds: tuple[str, ...], coverage: np.ndarr
     if "time" in kinds:
         out["time"] = spatial.numpy()
     if "object" in kinds and coverage is not None and coverage.shape[2] > 0:
-        weights = torch.from_numpy(coverage.astype(np.float32)).reshape(b, t, coverage.shape[2], h * w)
+        weights = (coverage if torch.is_tensor(coverage) else torch.from_numpy(np.asarray(coverage, dtype=np.float32)))
+        weights = weights.float().reshape(b, t, coverage.shape[2], h * w)
         total = weights.sum(dim=-1)  # (B, T', K)
         obj = torch.matmul(weights, flat) / total.unsqueeze(-1)
         obj[total == 0] = float("nan")

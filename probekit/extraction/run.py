@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -146,8 +148,7 @@ def _apply_order(batch: ClipBatch, order: np.ndarray) -> ClipBatch:
     return ClipBatch(batch.start, batch.stop, batch.video[rows, order], labels)
 
 
-def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
-                on_unit: Callable[[int], None] | None = None) -> Path:
+def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
     """Extract latents as ``config`` says; returns the path of the complete store.
 
     Parameters
@@ -157,8 +158,6 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
     encoder
         Use this encoder instead of ``create_encoder(config.encoder, ...)`` (Python API: any
         :class:`~probekit.encoders.Encoder`, e.g. a :class:`~probekit.encoders.ModuleEncoder`).
-    on_unit
-        Called after each committed unit with its index (tests, progress hooks).
     """
     from probekit import __version__
 
@@ -166,6 +165,8 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
     rank, world = distributed_rank()
     pool = parse_pool(config.pool)
     out = Path(config.out) if world == 1 else shard_path(config.out, rank, world)
+    if world > 1 and Path(config.out).exists() and not (config.overwrite or config.resume):
+        raise BadOptionError(f"--out {config.out}: file exists; pass --overwrite to replace it or choose another path")
     source = open_source(config.data, frame_step=config.frame_step, window=config.window, stride=config.stride,
                          on_bad_video=config.on_bad_video)
     try:
@@ -215,40 +216,8 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
         writer.open(attrs)
         if writer.already_complete:
             _log(f"{out}: already complete; nothing to resume")
-            return out
-        if config.resume:
-            recorded = writer.recorded_signature.get("threads")
-            if recorded and recorded != torch.get_num_threads():
-                torch.set_num_threads(int(recorded))  # same thread count as the interrupted run: same bytes
-        encoder.to(device)
-        itemsize = np.dtype(config.dtype).itemsize
-        width_guess = int(getattr(encoder, "width", 0) or encoder.config.get("hidden_size", 0) or 0)
-        if width_guess:
-            per_clip = estimate_bytes_per_clip(layout, width_guess, len(layers), pool, source.k_max, itemsize)
-            _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> about "
-                 f"{_human(per_clip * (stop - start))} of features in {out} ({_human(per_clip)} per clip, {config.dtype})")
         else:
-            _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> {out}")
-
-        todo = [(u, a, b) for u, (a, b) in enumerate(units) if not writer.is_done(u)]
-        done_clips = sum(b - a for u, (a, b) in enumerate(units) if writer.is_done(u))
-        from tqdm import tqdm
-
-        bar = tqdm(total=stop - start, initial=done_clips, unit="clip", desc=f"extract {encoder.name}",
-                   disable=not config.progress, file=sys.stderr, dynamic_ncols=True)
-        try:
-            for unit, a, b in todo:
-                arrays = _extract_unit(source, encoder, layers, pool, layout, config, a, b)
-                writer.write_unit(unit, a, b, arrays)
-                bar.update(b - a)
-                if on_unit is not None:
-                    on_unit(unit)
-        finally:
-            bar.close()
-        static = {"layout/token_frames": layout.token_frames.astype(np.int32), "labels/frame_mid": layout.frame_mid}
-        clip_strings = {k: v[start:stop] for k, v in source.clip_table().items()}
-        writer.finish(range(len(units)), stop - start, attrs=attrs, clip_strings=clip_strings, static=static,
-                      compression=config.compression, offset=start)
+            _run_units(source, encoder, writer, units, layers, pool, layout, config, device, attrs, start, stop)
     finally:
         source.close()
     if world > 1:
@@ -256,8 +225,73 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None,
     return out if world == 1 else Path(config.out)
 
 
-def _extract_unit(source: Any, encoder: Encoder, layers: list[int], pool: tuple[str, ...], layout: TokenLayout,
-                  config: ExtractConfig, start: int, stop: int) -> dict[str, np.ndarray]:
+def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tuple[int, int]], layers: list[int],
+               pool: tuple[str, ...], layout: TokenLayout, config: ExtractConfig, device: torch.device,
+               attrs: dict[str, Any], start: int, stop: int) -> None:
+    """Encode and commit every unit not committed yet, then assemble the store."""
+    if config.resume:
+        recorded = writer.recorded_signature.get("threads")
+        if recorded and recorded != torch.get_num_threads():
+            torch.set_num_threads(int(recorded))  # same thread count as the interrupted run: same bytes
+    encoder.to(device)
+    itemsize = np.dtype(config.dtype).itemsize
+    width_guess = int(getattr(encoder, "width", 0) or encoder.config.get("hidden_size", 0) or 0)
+    if width_guess:
+        per_clip = estimate_bytes_per_clip(layout, width_guess, len(layers), pool, source.k_max, itemsize)
+        _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> about "
+             f"{_human(per_clip * (stop - start))} of features in {writer.out} ({_human(per_clip)} per clip, {config.dtype})")
+    else:
+        _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> {writer.out}")
+
+    static = {"layout/token_frames": layout.token_frames.astype(np.int32), "labels/frame_mid": layout.frame_mid}
+    clip_strings = {k: v[start:stop] for k, v in source.clip_table().items()}
+    writer.start_assembly(stop - start, attrs=attrs, clip_strings=clip_strings, static=static,
+                          compression=config.compression, offset=start)
+    for unit, (a, b) in enumerate(units):  # units committed before an interruption: labels are recomputed
+        if writer.is_done(unit):
+            writer.append(unit, _label_arrays(_load_unit(source, encoder, layout, config, a, b)))
+    todo = [(u, a, b) for u, (a, b) in enumerate(units) if not writer.is_done(u)]
+    done_clips = sum(b - a for u, (a, b) in enumerate(units) if writer.is_done(u))
+    from tqdm import tqdm
+
+    bar = tqdm(total=stop - start, initial=done_clips, unit="clip", desc=f"extract {encoder.name}",
+               disable=not config.progress, file=sys.stderr, dynamic_ncols=True)
+    # Reading the next batch and writing the last one run in two background threads while the
+    # current batch is encoded; at most one batch is being written, so memory stays bounded.
+    pending: deque[Future] = deque()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probekit-writer") as writer_thread, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="probekit-reader") as reader_thread:
+            load = lambda a, b: reader_thread.submit(_load_unit, source, encoder, layout, config, a, b)  # noqa: E731
+            upcoming = load(*todo[0][1:]) if todo else None
+            for k, (unit, a, b) in enumerate(todo):
+                loaded = upcoming.result()
+                upcoming = load(*todo[k + 1][1:]) if k + 1 < len(todo) else None
+                arrays = _encode_unit(loaded, encoder, layers, pool, config)
+                derived = _label_arrays(loaded)
+                while pending:  # the previous batch finished writing while this one was encoded
+                    pending.popleft().result()
+                pending.append(writer_thread.submit(writer.commit, unit, a, b, arrays, derived))
+                pending[-1].add_done_callback(lambda _f, n=b - a: bar.update(n))
+            while pending:
+                pending.popleft().result()
+        writer.finish(range(len(units)))
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        bar.close()
+
+
+@dataclass
+class _LoadedUnit:
+    batch: ClipBatch
+    labels: dict[str, np.ndarray]
+    frame_order: np.ndarray
+
+
+def _load_unit(source: Any, encoder: Encoder, layout: TokenLayout, config: ExtractConfig, start: int, stop: int) -> _LoadedUnit:
+    """Read clips ``start .. stop - 1``, shuffle them if asked, and align their labels."""
     batch = source.read(start, stop)
     n_frames = batch.video.shape[1]
     if config.shuffle_frames is not None:
@@ -268,19 +302,30 @@ def _extract_unit(source: Any, encoder: Encoder, layers: list[int], pool: tuple[
     height, width = batch.video.shape[2:4]
     geometry = encoder.geometry(height, width)
     labels = align_world_labels(batch.labels, geometry, layout, source.k_max) if batch.labels is not None else {}
-    coverage = labels.get("token_coverage")
-    output = encoder.encode(batch.video, batch.labels, layers)
     frames = getattr(source, "frames", None)  # world files: source frame indices; videos: sampled frames from the window start
     frame_order = frames[order] if frames is not None else order * source.frame_step
-    arrays: dict[str, np.ndarray] = {"layout/frame_order": frame_order.astype(np.int32)}
+    return _LoadedUnit(batch, labels, frame_order.astype(np.int32))
+
+
+def _encode_unit(loaded: _LoadedUnit, encoder: Encoder, layers: list[int], pool: tuple[str, ...],
+                 config: ExtractConfig) -> dict[str, np.ndarray]:
+    """Run the encoder on a loaded unit; the arrays to commit."""
+    coverage = loaded.labels.get("token_coverage")
+    if coverage is not None:  # converted once for all layers
+        coverage = torch.from_numpy(coverage.astype(np.float32))
+    output = encoder.encode(loaded.batch.video, loaded.batch.labels, layers)
+    arrays: dict[str, np.ndarray] = {"layout/frame_order": loaded.frame_order}  # committed: features and frame order
     for i in layers:
         for kind, values in pool_tokens(output.tokens[i], pool, coverage).items():
-            arrays[f"layers/{i}/{kind}"] = values.astype(config.dtype)
+            arrays[f"layers/{i}/{kind}"] = values.astype(config.dtype, copy=False)
         if i in output.special:
             arrays[f"layers/{i}/special"] = output.special[i].detach().float().cpu().numpy().astype(config.dtype)
-    for name, values in labels.items():
-        arrays[f"labels/{name}"] = values
     return arrays
+
+
+def _label_arrays(loaded: _LoadedUnit) -> dict[str, np.ndarray]:
+    """The aligned labels of a unit, as store datasets (recomputed on resume, not kept in units)."""
+    return {f"labels/{name}": values for name, values in loaded.labels.items()}
 
 
 def _merge_ranks(out: str, rank: int, world: int) -> None:

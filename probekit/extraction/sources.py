@@ -78,6 +78,15 @@ class WorldSource:
         self.sampling = {"frame_step": frame_step, "window": window, "start": start, "stride": None,
                          "windows_per_clip": 1}
         self.k_max = int(self._world.dataset("objects/exists").shape[2]) if "objects/exists" in self._names else 0
+        # dataset handles and their kind, looked up once: (name, dataset, per-frame?)
+        self._objects = [(name, self._world.dataset(name)) for name in self._group("objects")]
+        self._objects = [(name, data, data.ndim >= 3 and data.shape[1] == n_frames
+                          and name.split("/", 1)[1] not in PER_CLIP_OBJECTS) for name, data in self._objects]
+        self._masks = [(name, self._world.dataset(name)) for name in ("video/segmentation", "masks/amodal") if name in self._names]
+        self._clip_values = [(name, self._world.dataset(name)) for name in self._group("clips")]
+        self._clip_values = [(name, data) for name, data in self._clip_values if h5py.check_string_dtype(data.dtype) is None]
+        self._rgb = rgb
+        self._whole = window == n_frames and frame_step == 1 and start == 0
 
     def close(self) -> None:
         """Close the world file."""
@@ -115,23 +124,17 @@ class WorldSource:
 
     def read(self, start: int, stop: int) -> ClipBatch:
         """Frames and raw labels of clips ``start .. stop - 1``."""
-        frames = self.frames
-        clips = slice(start, stop)
-        video = self._world.read("video/rgb", clips)[:, frames]
+        frames, whole = self.frames, self._whole
+        video = self._rgb[start:stop]
         labels: dict[str, np.ndarray] = {}
-        for name in self._group("objects"):
-            data = self._world.dataset(name)
-            per_frame = data.ndim >= 3 and data.shape[1] == self.source_frames and name.split("/", 1)[1] not in PER_CLIP_OBJECTS
-            values = data[clips]
-            labels[name] = values[:, frames] if per_frame else values
-        for name in ("video/segmentation", "masks/amodal"):
-            if name in self._names:
-                labels[name] = self._world.dataset(name)[clips][:, frames]
-        for name in self._group("clips"):
-            data = self._world.dataset(name)
-            if h5py.check_string_dtype(data.dtype) is None:
-                labels[name] = data[clips]
-        return ClipBatch(start, stop, video, labels)
+        for name, data, per_frame in self._objects:
+            values = data[start:stop]
+            labels[name] = values[:, frames] if per_frame and not whole else values
+        for name, data in self._masks:
+            labels[name] = data[start:stop] if whole else data[start:stop][:, frames]
+        for name, data in self._clip_values:
+            labels[name] = data[start:stop]
+        return ClipBatch(start, stop, video if whole else video[:, frames], labels)
 
 
 #: Object datasets that are per clip, shape (N, K, ...), even where K equals T.
@@ -207,10 +210,12 @@ class VideoFolderSource:
         self.k_max = 0
         self.frame_size = self.sizes[0]
         self.sampling = {"frame_step": frame_step, "window": window, "stride": stride, "windows_per_video": "all"}
-        self._cache: tuple[int, np.ndarray] | None = None
+        self._cache: _StreamingDecoder | None = None
 
     def close(self) -> None:
-        """Drop the decoded-frame cache."""
+        """Close the open decoder."""
+        if self._cache is not None:
+            self._cache.close()
         self._cache = None
 
     def _relative(self, index: int) -> str:
@@ -241,22 +246,61 @@ class VideoFolderSource:
         return {"source_path": str(self.path.resolve()), "source_format": "videos", "source_hash": self.content_hash(),
                 "skipped_videos": list(self.skipped)}
 
-    def _sampled_frames(self, video: int) -> np.ndarray:
-        if self._cache is None or self._cache[0] != video:
-            frames = _decode(self.videos[video])[:: self.frame_step]
-            self._cache = (video, frames)
-        return self._cache[1]
+    def _window_frames(self, video: int, first: int) -> np.ndarray:
+        if self._cache is None or self._cache.video != video:
+            if self._cache is not None:
+                self._cache.close()
+            self._cache = _StreamingDecoder(video, self.videos[video], self.frame_step)
+        return self._cache.frames(first, first + self.window)
 
     def read(self, start: int, stop: int) -> ClipBatch:
         """Frames of windows ``start .. stop - 1`` (all of one frame size)."""
         clips = []
         for w in self.windows[start:stop]:
-            frames = self._sampled_frames(w.video)
-            clip = frames[w.first : w.first + self.window]
+            clip = self._window_frames(w.video, w.first)
             if len(clip) < self.window:
                 raise FileFormatError(f"video {self.videos[w.video]}: decoded fewer frames than when indexed; it changed or is damaged")
             clips.append(clip)
         return ClipBatch(start, stop, np.stack(clips), None)
+
+
+class _StreamingDecoder:
+    """Decodes one video front to back, keeping only the sampled frames still needed.
+
+    Windows are read in order, so memory holds at most one window (plus the overlap with the
+    next); going back restarts the decoder.
+    """
+
+    def __init__(self, video: int, path: Path, step: int) -> None:
+        import av
+
+        self.video, self.path, self.step = video, path, step
+        self._container = av.open(str(path))
+        self._frames = self._container.decode(video=0)
+        self._raw = 0
+        self._buffer: dict[int, np.ndarray] = {}
+        self._lowest = 0
+
+    def close(self) -> None:
+        """Close the container."""
+        self._container.close()
+
+    def frames(self, lo: int, hi: int) -> np.ndarray:
+        """Sampled frames ``lo .. hi - 1`` (fewer if the video ends first)."""
+        if lo < self._lowest:
+            self.close()
+            self.__init__(self.video, self.path, self.step)
+        self._buffer = {i: f for i, f in self._buffer.items() if i >= lo}
+        self._lowest = lo
+        while (hi - 1) not in self._buffer:
+            try:
+                frame = next(self._frames)
+            except StopIteration:
+                break
+            raw, self._raw = self._raw, self._raw + 1
+            if raw % self.step == 0 and lo <= raw // self.step < hi:
+                self._buffer[raw // self.step] = frame.to_ndarray(format="rgb24")
+        return np.stack([self._buffer[i] for i in range(lo, hi) if i in self._buffer])
 
 
 def _probe_video(path: Path) -> tuple[int, tuple[int, int]]:
@@ -269,14 +313,6 @@ def _probe_video(path: Path) -> tuple[int, tuple[int, int]]:
             n += 1
             size = (frame.height, frame.width)
     return n, size
-
-
-def _decode(path: Path) -> np.ndarray:
-    import av
-
-    with av.open(str(path)) as container:
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(container.streams.video[0])]
-    return np.stack(frames)
 
 
 def open_source(path: str | os.PathLike, *, frame_step: int = 1, window: int | None = None, stride: int | None = None,

@@ -5,9 +5,11 @@ folder next to the output (``.<out>.parts/unit-000012.h5``), written under a tem
 flushed to disk and renamed: a unit either exists whole or not at all, so a ``kill -9`` at any
 moment leaves every committed unit readable. While the run is going, the output path holds a
 small *incomplete* store (``complete = False``) that readers refuse with a message naming
-``--resume``. At the end the units are copied, in order, into the final store, which is written
-atomically and marked complete; the parts folder is then removed. The final store depends only on
-the units' contents, so a resumed run gives the same bytes in every dataset as an uninterrupted one.
+``--resume``. Units hold the features and frame order; the aligned labels are cheap to recompute from the
+source and are not kept in them. Each committed unit is also copied into the store being assembled (``assembly.h5`` in the parts
+folder, rebuilt from the units on resume); at the end it is marked complete and renamed to the
+output path, and the parts folder is removed. The store's contents depend only on the units', so a
+resumed run gives the same bytes in every dataset as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import h5py
 import numpy as np
 
 from probekit.errors import BadOptionError, FileFormatError
-from probekit.h5io import FORMATS, atomic_h5, set_attr, string_array, temporary_path_for
+from probekit.h5io import FORMATS, set_attr, string_array, temporary_path_for
 
 SIGNATURE_FILE = "run.json"
 
@@ -101,8 +103,9 @@ class UnitWriter:
         if self.resume and self.overwrite:
             raise BadOptionError("--resume and --overwrite: choose one")
         if self.resume:
-            if state == "complete":
+            if state == "complete":  # finished (perhaps killed while tidying up): drop leftover units
                 self.already_complete = True
+                shutil.rmtree(self.parts, ignore_errors=True)
                 return
             if state == "foreign":
                 raise BadOptionError(f"--resume: {self.out} is not a probekit store (or unreadable); it was left untouched; "
@@ -119,8 +122,8 @@ class UnitWriter:
             if state != "missing":
                 raise BadOptionError(f"--out {self.out}: file exists; pass --overwrite to replace it or choose another path")
         self.parts.mkdir(exist_ok=True)
-        for stale in self.parts.glob("*.tmp"):
-            stale.unlink()
+        for stale in [*self.parts.glob("*.tmp"), self.assembly_path]:
+            stale.unlink(missing_ok=True)
         signature_path = self.parts / SIGNATURE_FILE
         if not signature_path.exists():
             tmp = signature_path.with_suffix(".json.tmp")
@@ -147,7 +150,9 @@ class UnitWriter:
             recorded = json.loads(path.read_text())
         except ValueError:
             raise FileFormatError(f"{path}: damaged run record; start again with --overwrite") from None
-        differing = sorted(k for k in set(recorded) | set(self.signature) if recorded.get(k) != self.signature.get(k))
+        # the thread count is adopted from the interrupted run rather than compared
+        differing = sorted(k for k in set(recorded) | set(self.signature)
+                           if k != "threads" and recorded.get(k) != self.signature.get(k))
         if differing:
             details = "; ".join(f"{k}: was {recorded.get(k)!r}, now {self.signature.get(k)!r}" for k in differing[:4])
             raise BadOptionError(f"--resume: the options differ from the interrupted run ({details}); use the same options or --overwrite")
@@ -180,10 +185,14 @@ class UnitWriter:
         os.replace(tmp, path)
         _fsync_dir(self.parts)
 
-    # -- finish ----------------------------------------------------------------------------
-    def finish(
+    # -- assembly ------------------------------------------------------------------------
+    @property
+    def assembly_path(self) -> Path:
+        """The store being assembled (inside the parts folder; renamed to the output at the end)."""
+        return self.parts / "assembly.h5"
+
+    def start_assembly(
         self,
-        units: Iterable[int],
         n_clips: int,
         *,
         attrs: Mapping[str, Any],
@@ -191,40 +200,96 @@ class UnitWriter:
         static: Mapping[str, np.ndarray],
         compression: str | None = None,
         offset: int = 0,
-    ) -> Path:
-        """Assemble the committed units, in order, into the complete store at the output path.
+    ) -> None:
+        """Begin the final store (from scratch, also on resume); units are appended as they commit.
 
         ``offset`` is the global index of the store's first clip (a rank's shard starts there).
         """
+        fmt, version = FORMATS["store"]
+        self._n_clips, self._offset = n_clips, offset
+        self._options: dict[str, Any] = {}
+        if compression and compression != "none":
+            self._options["compression"] = compression
+            if compression == "gzip":
+                self._options["compression_opts"] = 4
+        self._targets: dict[str, h5py.Dataset] = {}
+        self._appended: set[int] = set()
+        self._ranges: dict[int, tuple[int, int]] = {}
+        f = self._assembly = h5py.File(self.assembly_path, "w")
+        f.attrs["format"], f.attrs["schema_version"], f.attrs["complete"] = fmt, version, False
+        for key, value in attrs.items():
+            set_attr(f, key, value)
+        for name, values in clip_strings.items():
+            f.create_dataset(f"clips/{name}", data=string_array(values), track_times=False)
+        for name, array in static.items():
+            f.create_dataset(name, data=array, track_times=False)
+
+    def append(self, unit: int, derived: Mapping[str, np.ndarray], arrays: Mapping[str, np.ndarray] | None = None) -> None:
+        """Add unit ``unit`` to the store being assembled.
+
+        Parameters
+        ----------
+        unit
+            A committed unit.
+        derived
+            Arrays that are not kept in the unit file because they are cheap to recompute from the
+            source (the aligned labels).
+        arrays
+            The unit's committed arrays when still in memory; read back from its file otherwise.
+        """
+        if arrays is None:
+            with h5py.File(self.unit_path(unit), "r") as part:
+                names: list[str] = []
+                part.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+                arrays = {name: part[name][()] for name in names}
+                start, stop = int(part.attrs["start"]), int(part.attrs["stop"])
+        else:
+            start, stop = self._ranges[unit]
+        start, stop = start - self._offset, stop - self._offset
+        everything = {**arrays, **derived}
+        f = self._assembly
+        if not self._targets:
+            for name in sorted(everything):
+                source = everything[name]
+                shape = (self._n_clips,) + source.shape[1:]
+                chunks = (1,) + source.shape[1:] if source.ndim > 1 else (min(self._n_clips, 4096),)
+                fill = np.nan if source.dtype.kind == "f" else None
+                self._targets[name] = f.create_dataset(name, shape=shape, dtype=source.dtype, chunks=chunks,
+                                                       fillvalue=fill, track_times=False, **self._options)
+        if sorted(everything) != sorted(self._targets):
+            raise FileFormatError(f"{self.unit_path(unit)}: holds other datasets than the first unit; start again with --overwrite")
+        for name, target in self._targets.items():
+            target[start:stop] = everything[name]
+        self._appended.add(unit)
+
+    def commit(self, unit: int, start: int, stop: int, arrays: Mapping[str, np.ndarray], derived: Mapping[str, np.ndarray]) -> None:
+        """Write unit ``unit`` durably (``arrays`` only), then append it with ``derived`` to the store being assembled."""
+        self.write_unit(unit, start, stop, arrays)
+        self._ranges[unit] = (start, stop)
+        self.append(unit, derived, arrays)
+
+    def finish(self, units: Iterable[int]) -> Path:
+        """Append any unit not appended yet, mark the store complete and move it to the output path."""
         units = list(units)
         missing = [u for u in units if not self.is_done(u)]
         if missing:
+            self._assembly.close()
             raise FileFormatError(f"{self.out}: units {missing[:5]} are missing; run again with --resume")
-        options: dict[str, Any] = {}
-        if compression and compression != "none":
-            options["compression"] = compression
-            if compression == "gzip":
-                options["compression_opts"] = 4
-        with atomic_h5(self.out, "store", dict(attrs)) as f:
-            for name, values in clip_strings.items():
-                f.create_dataset(f"clips/{name}", data=string_array(values), track_times=False)
-            for name, array in static.items():
-                f.create_dataset(name, data=array, track_times=False)
-            created: set[str] = set()
-            for unit in units:
-                with h5py.File(self.unit_path(unit), "r") as part:
-                    start, stop = int(part.attrs["start"]) - offset, int(part.attrs["stop"]) - offset
-                    names: list[str] = []
-                    part.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
-                    for name in sorted(names):
-                        source = part[name]
-                        if name not in created:
-                            shape = (n_clips,) + source.shape[1:]
-                            chunks = (1,) + source.shape[1:] if source.ndim > 1 else (min(n_clips, 4096),)
-                            fill = np.nan if source.dtype.kind == "f" else None
-                            f.create_dataset(name, shape=shape, dtype=source.dtype, chunks=chunks, fillvalue=fill,
-                                             track_times=False, **options)
-                            created.add(name)
-                        f[name][start:stop] = source[()]
+        missing = [u for u in units if u not in self._appended]
+        if missing:
+            self._assembly.close()
+            raise FileFormatError(f"{self.out}: units {missing[:5]} were not assembled; run again with --resume")
+        self._assembly.attrs["complete"] = True
+        self._assembly.close()
+        with open(self.assembly_path, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(self.assembly_path, self.out)
+        _fsync_dir(self.out.parent if str(self.out.parent) else Path("."))
         shutil.rmtree(self.parts, ignore_errors=True)
         return self.out
+
+    def abort(self) -> None:
+        """Close the store being assembled (after an error); committed units stay for --resume."""
+        assembly = getattr(self, "_assembly", None)
+        if assembly is not None and assembly.id.valid:
+            assembly.close()

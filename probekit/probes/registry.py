@@ -61,7 +61,7 @@ def get_readout(name: str) -> Readout:
     return READOUTS[name]
 
 
-_TORCH_SMALL = {"max_epochs": 3, "batch_size": 32}
+_TORCH_SMALL = {"max_epochs": 2, "batch_size": 256}
 
 register_readout(Readout("linear", "time", RidgeProbe, LogisticProbe, fast=True))
 register_readout(Readout("object", "object", RidgeProbe, LogisticProbe, fast=True))

@@ -1,0 +1,44 @@
+"""``probekit train RECIPE``: train the tiny V-JEPA 2 reference encoder with the JEPA objective."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def train(
+    recipe: Path = typer.Argument(..., help="Training recipe (TOML), e.g. extract/tiny-vjepa2.train.toml."),
+    out: Path = typer.Option(Path("runs/train-tiny-vjepa2"), "--out", help="Folder for checkpoint, log and model."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Restart even if --out holds a checkpoint."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Override optimization.steps."),
+    stop_after: Optional[int] = typer.Option(None, "--stop-after", help="Stop with a checkpoint after this many steps."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Override data.path (a world file)."),
+    monitor_data: Optional[Path] = typer.Option(None, "--monitor-data", help="Override data.monitor_path."),
+    ship: bool = typer.Option(False, "--ship", help="Install the result as the package's tiny-vjepa2 weights."),
+) -> None:
+    """Train the recipe's V-JEPA 2 on probekit worlds and export it as safetensors with a model card."""
+    from probekit.training.loop import train as run_training
+    from probekit.training.recipe import load_recipe
+
+    overrides: dict[str, object] = {}
+    if steps is not None:
+        overrides["optimization.steps"] = steps
+    if data is not None:
+        overrides["data.path"] = str(data)
+    if monitor_data is not None:
+        overrides["data.monitor_path"] = str(monitor_data)
+    result = run_training(load_recipe(recipe, overrides), out, resume=resume, overwrite=overwrite, stop_after=stop_after)
+    if result is None:
+        typer.echo(f"stopped with a checkpoint in {out}; continue with --resume")
+        return
+    if ship:
+        from probekit.training.ship import ship_model
+
+        typer.echo(f"shipped as {ship_model(result.model_dir)}")
+    typer.echo(
+        f"trained {result.steps} steps, final loss {result.final_loss:.4f}; effective rank trained "
+        f"{result.effective_rank_trained:.2f} vs random twin {result.effective_rank_random:.2f}; model in {result.model_dir}"
+    )
