@@ -15,26 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from probekit.errors import BadOptionError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-#: The planted-signal layers the demo's reference encoder carries, and what a correct diagnosis
-#: of each says (the known answer).
-PLANTED_FORMS = ("noise", "linear", "nonlinear", "object", "contact")
+#: The planted-signal encoder (``probekit.testing``, registered as ``planted``) writes token
+#: grids from each clip's labels: layer 0 noise; 1 slot 0's camera position in every token
+#: (hence in the pooled vector); 2 the same through a non-linear code; 3 each object's
+#: acceleration in its own tokens only; 4 each slot's contact in the pooled vector. In the demo's
+#: worlds the answer that the clips can show is this one: (target, slot) -> (pattern, readout
+#: that finds it, layer where it is planted).
 PLANTED_ANSWER = {
-    # slot 0's camera position, linear in the pooled vector of layer 1 only, not in the object's
-    # tokens: the linear readout finds it at layer 1, the object-token readout does not
     ("position_camera", 0): ("entangled", "linear", 1),
 }
-#: Targets the planted encoder does not carry at all: no readout may be said to find them.
-PLANTED_ABSENT = (("velocity", 0), ("visible_fraction", 0))
-#: Targets the demo probes (the quick suite's readouts and controls). Contact is in the table
-#: but in these worlds the nuisance variables (scenario, frame, object count) predict it almost
-#: perfectly, so it separates nothing; acceleration is left out because on simulated rigid
-#: bodies it is mostly constant with rare impulse spikes (see the full physics suite for it).
+#: Targets the demo probes with the quick suite's readouts and controls. In these worlds the
+#: nuisance variables (scenario, frame, object count) predict contact almost perfectly, so it
+#: separates nothing; acceleration is left out because simulated rigid bodies mostly fall at
+#: constant g with rare impulse spikes (the full physics suite has it).
 DEMO_TARGETS = ("position_camera", "velocity", "contact", "visible_fraction", "gravity")
 
 
@@ -147,7 +144,9 @@ def run_demo(
             "known-answer reference")
     stores["pixels"] = extract("pixels", "pixels", dtype="float32")
     if not trained:
-        stores["planted"] = write_planted_reference(stores["tiny-vjepa2"], out / "planted.h5", seed=seed)
+        import probekit.testing  # noqa: F401  (registers the planted-signal encoder)
+
+        stores["planted"] = extract("planted", "planted", dtype="float32")
     lap("extract")
 
     log(f"demo: 3/4 probing {len(stores)} stores (quick suite, {sizes.folds} folds grouped by family)")
@@ -164,24 +163,3 @@ def run_demo(
     report = write_report(run_dir, out / "report.html", overwrite=True, seed=seed)
     lap("report")
     return DemoResult(out, world, stores, run_dir, report, trained, seconds)
-
-
-def write_planted_reference(store_path: Path, out: Path, *, seed: int = 0) -> Path:
-    """Write the planted-signal store over the same clips and labels as ``store_path``.
-
-    Its layers (:data:`PLANTED_FORMS`) carry, in known forms, slot 0's camera position (linear in
-    the pooled vector of layer 1; through a non-linear code in layer 2), every slot's
-    acceleration (in its own object tokens only, layer 3) and every slot's contact (in the
-    pooled vector, layer 4); layer 0 is noise. See :data:`PLANTED_ANSWER`.
-    """
-    from probekit.store import Store
-    from probekit.testing import write_planted_store
-
-    with Store(store_path) as store:
-        labels = {name: np.asarray(store.labels(name)) for name in store.label_names}
-        clips = {key: list(values) for key, values in store.clips().to_dict("list").items()}
-        token_frames = np.asarray(store.dataset("layout/token_frames"))
-        source = {key: store.attrs[key] for key in ("source_path", "source_hash", "source_format", "sampling") if key in store.attrs}
-    if out.exists():
-        out.unlink()
-    return write_planted_store(out, labels, clips, token_frames, forms=PLANTED_FORMS, seed=seed, attrs=source)
