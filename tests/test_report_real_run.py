@@ -75,8 +75,9 @@ def test_numbers_in_the_text_are_the_runs(real_run):
         assert row["readout"] == d.chosen_readout and f"{row['readout']} readout" in text
         for number in (row["score"], row["ci_low"], row["ci_high"]):
             assert fmt(number) in text
+        required = ["nuisance", "geometry"] if d.chosen_readout == "object" else ["nuisance"]
         baseline = run.results[(run.results["target"] == d.target) & (run.results["slot"] == d.slot)
-                               & (run.results["control"].isin(["nuisance", "geometry"])) & (run.results["scenario"] == "all")
+                               & (run.results["control"].isin(required)) & (run.results["scenario"] == "all")
                                & (run.results["metric"] == d.metric)]
         # the baseline quoted is a control row of the run, or chance (0 for R², 0.5 for balanced accuracy)
         # when every control scores below chance
