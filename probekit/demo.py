@@ -19,12 +19,13 @@ from probekit.errors import BadOptionError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-#: The planted-signal encoder (``probekit.testing``, registered as ``planted``) writes token
-#: grids from each clip's labels: layer 0 noise; 1 slot 0's camera position in every token
-#: (hence in the pooled vector); 2 the same through a non-linear code; 3 each object's
-#: acceleration in its own tokens only; 4 each slot's contact in the pooled vector. In the demo's
-#: worlds the answer that the clips can show is this one: (target, slot) -> (pattern, readout
-#: that finds it, layer where it is planted).
+#: The planted-signal layers of the demo's reference store (:func:`probekit.testing.write_planted_store`
+#: over the demo's own clips and labels): layer 0 noise; 1 slot 0's camera position, linear in
+#: the pooled vector only; 2 the same through a non-linear code; 3 each object's acceleration in
+#: its own object tokens only; 4 each slot's contact in the pooled vector only.
+PLANTED_FORMS = ("noise", "linear", "nonlinear", "object", "contact")
+#: The answer these clips can show: (target, slot) -> (pattern, readout that finds it, layer
+#: where it is planted). Position is in the pooled vector but not in the object's tokens.
 PLANTED_ANSWER = {
     ("position_camera", 0): ("entangled", "linear", 1),
 }
@@ -144,9 +145,7 @@ def run_demo(
             "known-answer reference")
     stores["pixels"] = extract("pixels", "pixels", dtype="float32")
     if not trained:
-        import probekit.testing  # noqa: F401  (registers the planted-signal encoder)
-
-        stores["planted"] = extract("planted", "planted", dtype="float32")
+        stores["planted"] = write_planted_reference(stores["tiny-vjepa2"], out / "planted.h5", seed=seed)
     lap("extract")
 
     log(f"demo: 3/4 probing {len(stores)} stores (quick suite, {sizes.folds} folds grouped by family)")
@@ -163,3 +162,24 @@ def run_demo(
     report = write_report(run_dir, out / "report.html", overwrite=True, seed=seed)
     lap("report")
     return DemoResult(out, world, stores, run_dir, report, trained, seconds)
+
+
+def write_planted_reference(store_path: Path, out: Path, *, seed: int = 0) -> Path:
+    """Write the planted-signal store over the same clips and aligned labels as ``store_path``.
+
+    Its layers (:data:`PLANTED_FORMS`) carry known properties in known forms; see
+    :data:`PLANTED_ANSWER` for what a correct diagnosis of the demo says about them.
+    """
+    import numpy as np
+
+    from probekit.store import Store
+    from probekit.testing import write_planted_store
+
+    with Store(store_path) as store:
+        labels = {name: np.asarray(store.labels(name)) for name in store.label_names}
+        clips = {key: list(values) for key, values in store.clips().to_dict("list").items()}
+        token_frames = np.asarray(store.dataset("layout/token_frames"))
+        source = {key: store.attrs[key] for key in ("source_path", "source_hash", "source_format", "sampling") if key in store.attrs}
+    if out.exists():
+        out.unlink()
+    return write_planted_store(out, labels, clips, token_frames, forms=PLANTED_FORMS, seed=seed, attrs=source)
