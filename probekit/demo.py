@@ -15,26 +15,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from probekit.errors import BadOptionError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-#: The planted-signal layers the demo's reference encoder carries, and what a correct diagnosis
-#: of each says (the known answer).
+#: The planted-signal layers of the demo's reference store (:func:`probekit.testing.write_planted_store`
+#: over the demo's own clips and labels): layer 0 noise; 1 slot 0's camera position, linear in
+#: the pooled vector only; 2 the same through a non-linear code; 3 each object's acceleration in
+#: its own object tokens only; 4 each slot's contact in the pooled vector only.
 PLANTED_FORMS = ("noise", "linear", "nonlinear", "object", "contact")
+#: The answer these clips can show: (target, slot) -> (pattern, readout that finds it, layer
+#: where it is planted). Position is in the pooled vector but not in the object's tokens.
 PLANTED_ANSWER = {
-    # slot 0's camera position, linear in the pooled vector of layer 1 only, not in the object's
-    # tokens: the linear readout finds it at layer 1, the object-token readout does not
     ("position_camera", 0): ("entangled", "linear", 1),
 }
-#: Targets the planted encoder does not carry at all: no readout may be said to find them.
-PLANTED_ABSENT = (("velocity", 0), ("visible_fraction", 0))
-#: Targets the demo probes (the quick suite's readouts and controls). Contact is in the table
-#: but in these worlds the nuisance variables (scenario, frame, object count) predict it almost
-#: perfectly, so it separates nothing; acceleration is left out because on simulated rigid
-#: bodies it is mostly constant with rare impulse spikes (see the full physics suite for it).
+#: Targets the demo probes with the quick suite's readouts and controls. In these worlds the
+#: nuisance variables (scenario, frame, object count) predict contact almost perfectly, so it
+#: separates nothing; acceleration is left out because simulated rigid bodies mostly fall at
+#: constant g with rare impulse spikes (the full physics suite has it).
 DEMO_TARGETS = ("position_camera", "velocity", "contact", "visible_fraction", "gravity")
 
 
@@ -167,13 +165,13 @@ def run_demo(
 
 
 def write_planted_reference(store_path: Path, out: Path, *, seed: int = 0) -> Path:
-    """Write the planted-signal store over the same clips and labels as ``store_path``.
+    """Write the planted-signal store over the same clips and aligned labels as ``store_path``.
 
-    Its layers (:data:`PLANTED_FORMS`) carry, in known forms, slot 0's camera position (linear in
-    the pooled vector of layer 1; through a non-linear code in layer 2), every slot's
-    acceleration (in its own object tokens only, layer 3) and every slot's contact (in the
-    pooled vector, layer 4); layer 0 is noise. See :data:`PLANTED_ANSWER`.
+    Its layers (:data:`PLANTED_FORMS`) carry known properties in known forms; see
+    :data:`PLANTED_ANSWER` for what a correct diagnosis of the demo says about them.
     """
+    import numpy as np
+
     from probekit.store import Store
     from probekit.testing import write_planted_store
 

@@ -75,10 +75,16 @@ def test_numbers_in_the_text_are_the_runs(real_run):
         assert row["readout"] == d.chosen_readout and f"{row['readout']} readout" in text
         for number in (row["score"], row["ci_low"], row["ci_high"]):
             assert fmt(number) in text
+        required = ["nuisance", "geometry"] if d.chosen_readout == "object" else ["nuisance"]
         baseline = run.results[(run.results["target"] == d.target) & (run.results["slot"] == d.slot)
-                               & (run.results["control"].isin(["nuisance", "geometry"])) & (run.results["scenario"] == "all")
+                               & (run.results["control"].isin(required)) & (run.results["scenario"] == "all")
                                & (run.results["metric"] == d.metric)]
-        assert fmt(d.chosen.baseline.score) in set(baseline["score"].map(fmt)) and fmt(d.chosen.baseline.score) in text
+        # the baseline quoted is a control row of the run, or chance (0 for R², 0.5 for balanced accuracy)
+        # when every control scores below chance
+        allowed = set(baseline["score"].map(fmt)) | {fmt({"r2": 0.0, "balanced_accuracy": 0.5}[d.metric])}
+        assert fmt(d.chosen.baseline.score) in allowed and fmt(d.chosen.baseline.score) in text
+        if d.chosen.baseline.label == "chance":
+            assert (baseline["score"] <= {"r2": 0.0, "balanced_accuracy": 0.5}[d.metric]).all()
         checked += 1
     assert checked >= 4
     assert isinstance(run.results, pd.DataFrame)

@@ -32,6 +32,8 @@ LATER_STAGES = {
     "attribution": "Attribution maps",
     "surprise": "Surprise (violation of expectation)",
 }
+#: Short metric names for the headline.
+METRIC_SHORT = {"r2": "R²", "balanced_accuracy": "bal. acc.", "auroc": "AUROC", "accuracy": "acc.", "geodesic_deg": "deg", "mae": "MAE"}
 #: How the plain statement of weights reads, per ``weights`` value.
 WEIGHT_WORDS = {
     "trained": "trained weights (shipped with probekit)",
@@ -329,7 +331,8 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
     for store in run.stores:
         parts = []
         for pattern in PATTERNS:
-            names = [d.name for d in scored if d.store == store and d.pattern == pattern]
+            names = [f"{d.name} ({METRIC_SHORT.get(d.metric, d.metric)} {fmt(d.chosen.score.score)}, gain {fmt(d.chosen.gain, signed=True)})"
+                     for d in scored if d.store == store and d.pattern == pattern]
             if names:
                 parts.append((pattern, ", ".join(names)))
         if parts:

@@ -4,8 +4,8 @@ For every store (encoder) and target the evidence is read at the layer chosen by
 each readout (``selection.csv``), never at the best test layer. A readout *beats its controls*
 when its score exceeds the strongest required control by at least the stated margin and the
 lower end of its 95% interval lies above that control. Required controls: the nuisance baseline
-for every readout, and in addition the mask-geometry baseline for object-token readouts; when a
-run has no control row, chance is used and the text says so.
+for every readout, the mask-geometry baseline in addition for object-token readouts, and chance
+(a control that scores below chance, such as a negative R², sets no bar).
 
 The pattern the evidence fits, per target:
 
@@ -399,11 +399,13 @@ def readout_evidence(
     required = [controls["nuisance"]] if "nuisance" in controls else []
     if readout == OBJECT_READOUT and "geometry" in controls:
         required.append(controls["geometry"])
+    level = chance_level(metric, results[(results["target"] == target) & (results["slot"] == slot)])
+    if level is not None:  # a control that scores below chance (R² < 0) is no bar: chance is
+        required.append(Score(level, label="chance"))
     if required:
-        baseline = max(required, key=lambda s: better(metric, s.score, 0.0))
+        baseline = max(required, key=lambda s: better(metric, s.score, 0.0))  # first wins ties
     else:
-        level = chance_level(metric, results[(results["target"] == target) & (results["slot"] == slot)])
-        baseline = Score(level if level is not None else math.nan, label="chance")
+        baseline = Score(math.nan, label="chance")
     if np.isfinite(baseline.score):
         ok, gain, margin = beats(metric, score, baseline, thresholds)
     else:
