@@ -20,7 +20,7 @@ from probekit.h5io import atomic_h5, string_array
 REPO = Path(__file__).resolve().parents[1]
 
 SCRIPT = r'''
-import json, resource, sys
+import json, sys
 import psutil, torch
 torch.set_num_threads(1)
 from probekit.encoders import ModuleEncoder
@@ -41,7 +41,9 @@ encoder = ModuleEncoder(Wide(), ["proj", "act1", "act2", "act3"], kind="image", 
 config = ExtractConfig(data=sys.argv[1], out=sys.argv[2], pool="none", dtype="float32", batch_size=2, progress=False)
 baseline = psutil.Process().memory_info().rss
 run_extract(config, encoder=encoder)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM: the peak RSS of this process image. (ru_maxrss would carry over the RSS of the forked
+# parent, here the test process, across exec.)
+peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"baseline": baseline, "peak": peak}))
 '''
 
