@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--sklearn-folds", type=int, default=1, help="outer folds timed for sklearn GridSearchCV")
     parser.add_argument("--physion-folds", type=int, default=1, help="outer folds timed for the Physion protocol")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 2)))
+    parser.add_argument("--only", choices=["ridge", "logistic"], default=None, help="run one half of the benchmark")
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args()
     if args.small:
@@ -151,7 +152,7 @@ def main() -> None:
         bench_ridge_himalaya(Xw, Yw, fw, n_folds, [0])
         bench_ridge_sklearn(Xw, Yw, fw, n_folds, [0], [0])
         t_ours, t_him, t_sk, d_him, d_sk = [], [], [], [], []
-        for layer in range(args.timed_layers):
+        for layer in range(args.timed_layers if args.only != "logistic" else 0):
             X, Y = make_layer(rng, args.clips, args.steps, args.dim, args.targets)
             e_ours, p_ours = bench_ridge_probekit(X, Y, fold, n_folds)
             him_folds = list(range(min(args.himalaya_folds, n_folds)))
@@ -168,6 +169,9 @@ def main() -> None:
             t_sk.append(e_sk * (n_folds / len(sk_folds)) * (args.targets / len(sk_targets)))
             print(f"layer {layer}: probekit {e_ours:.1f}s | himalaya {e_him:.1f}s on {len(him_folds)} folds | sklearn {e_sk:.1f}s on {len(sk_folds)} fold(s) x {len(sk_targets)} targets")
         scale = args.layers / args.timed_layers
+        if args.only == "logistic":
+            t_ours = t_him = t_sk = [float("nan")]
+            d_him = d_sk = [float("nan")]
         ridge = {
             "probekit_s": float(np.sum(t_ours) * scale),
             "himalaya_s": float(np.sum(t_him) * scale),
@@ -183,6 +187,9 @@ def main() -> None:
             f"himalaya {ridge['himalaya_s']:.0f}s ({ridge['speedup_vs_himalaya']:.1f}x), sklearn {ridge['sklearn_s']:.0f}s ({ridge['speedup_vs_sklearn']:.1f}x); "
             f"max |delta R2| vs himalaya {ridge['max_abs_delta_r2_vs_himalaya']:.2e}, vs sklearn {ridge['max_abs_delta_r2_vs_sklearn']:.2e}"
         )
+        if args.only == "ridge":
+            _write(out, args.json)
+            return
         # logistic: Physion-style per-clip readout (clip-level features, binary label)
         X, Y = make_layer(rng, args.clips, 1, args.dim, 1, noise=1.0)
         y = (Y[:, 0] > np.median(Y[:, 0])).astype(int)
@@ -199,8 +206,12 @@ def main() -> None:
             f"logistic ({args.clips} clips x {args.dim} dims, {n_folds} folds, {len(PHYSION_CS)} Cs): probekit {t_o:.1f}s, Physion protocol {t_p_full:.1f}s "
             f"(timed on {len(phys_folds)} fold(s)) -> {t_p_full / t_o:.1f}x; accuracy {out['logistic']['accuracy_probekit']:.3f} vs {out['logistic']['accuracy_physion']:.3f} (max |delta| {diff:.2f} points)"
         )
-    if args.json:
-        with open(args.json, "w") as f:
+    _write(out, args.json)
+
+
+def _write(out: dict, path: str | None) -> None:
+    if path:
+        with open(path, "w") as f:
             json.dump(out, f, indent=2)
 
 

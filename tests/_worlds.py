@@ -21,5 +21,7 @@ def generated_world(clips: int = 4, seed: int = 0, frames: int = 16, size: int =
     """A real world file (pybullet physics, every scenario) of ``clips`` clips; do not modify it."""
     from probekit.worlds import generate_world
 
-    return generate_world(_folder() / f"world-{clips}-{seed}-{frames}-{size}.h5", clips=clips, seed=seed, frames=frames,
-                          size=size, workers=1, progress=False)
+    path = _folder() / f"world-{clips}-{seed}-{frames}-{size}.h5"
+    if path.exists():  # asked for before with the arguments spelled another way (lru_cache keys differ)
+        return path
+    return generate_world(path, clips=clips, seed=seed, frames=frames, size=size, workers=1, progress=False)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -95,6 +97,20 @@ class _Session:
         self.ws.close()
 
 
+def _stop_process_group(process: subprocess.Popen) -> None:
+    """Stop chromium and every helper process it started (its own process group)."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def inspect_page(html: Path, script: str, *, width: int = 1280, height: int = 2000, timeout: float = 60) -> PageReport:
     """Load ``html`` from disk in headless chromium and report what happened.
 
@@ -112,11 +128,12 @@ def inspect_page(html: Path, script: str, *, width: int = 1280, height: int = 20
         raise FileNotFoundError("chromium is not installed; run PROBEKIT_SETUP_BROWSER=1 bash scripts/setup.sh")
     url = html.resolve().as_uri()
     report = PageReport()
-    with tempfile.TemporaryDirectory(prefix="probekit-chromium-") as profile:
+    # chromium's helper processes may still touch the profile while it is removed
+    with tempfile.TemporaryDirectory(prefix="probekit-chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
              f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         try:
             port_file = Path(profile) / "DevToolsActivePort"
@@ -145,11 +162,7 @@ def inspect_page(html: Path, script: str, *, width: int = 1280, height: int = 20
             finally:
                 session.close()
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            _stop_process_group(process)
     for event in session.events:
         method, params = event.get("method"), event.get("params", {})
         if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import h5py
 import numpy as np
 import pytest
 from _worlds import generated_world
@@ -104,7 +103,6 @@ def test_resize_and_crop_geometry_for_masks(world, tmp_path):
     oy = np.clip(np.minimum(edges[1:], y1) - np.maximum(edges[:-1], y0), 0, None)
     ox = np.clip(np.minimum(edges[1:], x1) - np.maximum(edges[:-1], x0), 0, None)
     expected = np.outer(oy, ox) / 64
-    import torch
 
     from probekit.encoders.base import TokenLayout
     from probekit.extraction.align import token_coverage

@@ -137,3 +137,12 @@ def test_control_task_is_learnable_under_clip_splits(tmp_path):
     selectivity = _scores(table, "position_camera", 0, "selectivity", control="control_task")
     assert selectivity[("object", 1)] == pytest.approx(task[("object", 1)] - control[("object", 1)], abs=1e-9)
     assert selectivity[("object", 1)] < -0.4
+
+
+def test_attentive_readout_in_the_sweep_reads_token_grids(tmp_path):
+    store = write_planted_store(tmp_path / "tok.h5", forms=("noise", "contact"), dim=12, n_clips=60, n_steps=4, seed=8, tokens=True)
+    suite = _suite(tmp_path, "att", ["contact_any"], ["attentive"], extra="[readouts.attentive]\nwidth = 16\nmax_epochs = 30\n")
+    table = run_probe([store], tmp_path / "run", suite=suite, layers={"attentive": "all"})
+    acc = _scores(table, "contact_any", -1, "balanced_accuracy")
+    assert acc[("attentive", 1)] > 0.8
+    assert acc[("attentive", 0)] < 0.65

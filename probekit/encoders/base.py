@@ -21,7 +21,6 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from probekit.errors import BadOptionError
 

@@ -10,7 +10,6 @@ models); the label geometry is read from the same processor's resize/crop settin
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np

@@ -29,6 +29,7 @@ class Suite:
     n_boot: int = 1000
     layers: dict[str, Any] = field(default_factory=dict)
     ceiling_readouts: list[str] = field(default_factory=lambda: ["linear"])
+    control_task_binary: bool = True
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -65,6 +66,7 @@ def load_suite(name_or_path: str | os.PathLike | None) -> Suite:
         n_boot=int(head.get("n_boot", 1000)),
         layers=dict(head.get("layers", {})),
         ceiling_readouts=list(head.get("ceiling", {}).get("readouts", ["linear"])),
+        control_task_binary=bool(head.get("control_task_binary", True)),
         params={k: dict(v) for k, v in raw.get("readouts", {}).items()},
         raw=raw,
     )

@@ -280,7 +280,8 @@ class Sweep:
                             continue
                         y = data.y[keep]
                         jobs.append((data, "none", X, keep, y))
-                        if "control_task" in controls and readout.fast and data.spec.kind != "rotation":
+                        binary_ok = data.spec.kind != "binary" or self.suite.control_task_binary
+                        if "control_task" in controls and readout.fast and data.spec.kind != "rotation" and binary_ok:
                             yc = control_labels(self.labels, self.scenarios, data, seed=self.seed)[keep]
                             if np.ptp(yc) > 0 and (data.spec.kind != "binary" or self._both_classes(yc, data.clip[keep])):
                                 jobs.append((data, "control_task", X, keep, yc))

@@ -3,7 +3,8 @@
 The folds are blocks as in :mod:`probekit.probes.ridge_path`: the inner folds of outer fold
 ``o`` are the other outer blocks, and the inner training set of (o, i) equals that of (i, o), so
 each of the K(K-1)/2 regularisation paths is fitted once and scored twice. Each path runs
-scikit-learn's ``newton-cholesky`` solver over an ascending C grid with warm starts, on features
+scikit-learn's ``newton-cholesky`` (few features) or ``lbfgs`` solver over an ascending C grid
+with warm starts, on features
 standardised with the training set's mean and standard deviation (the Physion readout recipe).
 """
 
@@ -34,10 +35,14 @@ def logistic_path(
     y: np.ndarray,
     Cs: np.ndarray,
     class_weight: str | None = "balanced",
-    max_iter: int = 100,
+    max_iter: int | None = None,
     tol: float = 1e-4,
+    solver: str = "auto",
 ) -> tuple[list[LogisticRegression], np.ndarray, np.ndarray]:
     """Fit standardised logistic regressions over ascending ``Cs`` with warm starts.
+
+    ``solver="auto"`` uses ``newton-cholesky`` up to 100 features (cheap exact Hessians) and
+    ``lbfgs`` above (cheap iterations; warm starts cut them by about 3x along the path).
 
     Returns
     -------
@@ -47,7 +52,11 @@ def logistic_path(
     mean, scale = _standardiser(X)
     Z = (X - mean) / scale
     models: list[LogisticRegression | None] = [None] * len(Cs)
-    model = LogisticRegression(solver="newton-cholesky", warm_start=True, class_weight=class_weight, max_iter=max_iter, tol=tol)
+    if solver == "auto":
+        solver = "newton-cholesky" if Z.shape[1] <= 100 else "lbfgs"
+    if max_iter is None:
+        max_iter = 100 if solver == "newton-cholesky" else 20000
+    model = LogisticRegression(solver=solver, warm_start=True, class_weight=class_weight, max_iter=max_iter, tol=tol)
     for i in np.argsort(Cs):
         model.set_params(C=float(Cs[i]))
         with warnings.catch_warnings():

@@ -307,8 +307,9 @@ def planted_layers(
     snr
         Optional SNR per form name.
     tokens
-        Also write a ``tokens`` grid: each slot's object features at the tokens its mask
-        covers (weighted by coverage) over a noise background; pooled features are unchanged.
+        Also write a ``tokens`` grid: the pooled (``time``) vector at every token plus each
+        slot's object features at the tokens its mask covers (weighted by coverage) plus noise;
+        the pooled and object features are unchanged.
     """
     out: dict[int, dict[str, np.ndarray]] = {}
     for index, form in enumerate(forms):
@@ -321,7 +322,7 @@ def planted_layers(
             cov = labels["token_coverage"].astype(np.float64)  # (n, t, k, h, w)
             obj = np.nan_to_num(kinds["object"])
             grid = rng.normal(size=cov.shape[:2] + cov.shape[3:] + (dim,)) * 0.5
-            grid = grid + np.einsum("ntkhw,ntkd->nthwd", cov, obj)
+            grid = grid + kinds["time"][:, :, None, None, :] + np.einsum("ntkhw,ntkd->nthwd", cov, obj)
             kinds["tokens"] = grid
         out[index] = kinds
     return out
