@@ -256,7 +256,8 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
     from probekit.report import figures
 
     results, selection = run.results, run.selection
-    diagnoses = diagnose(results, selection, thresholds)
+    order = {store: i for i, store in enumerate(run.stores)}
+    diagnoses = sorted(diagnose(results, selection, thresholds), key=lambda d: order.get(d.store, len(order)))  # stable
     scored = [d for d in diagnoses if d.chosen is not None]
     skipped = [d for d in diagnoses if d.chosen is None]
     colors = figures.store_colors(run.stores)
