@@ -181,12 +181,13 @@ def main() -> None:
         }
         ridge["speedup_vs_himalaya"] = ridge["himalaya_s"] / ridge["probekit_s"]
         ridge["speedup_vs_sklearn"] = ridge["sklearn_s"] / ridge["probekit_s"]
-        out["ridge_sweep"] = ridge
-        print(
-            f"ridge sweep ({args.layers} layers, extrapolated from {args.timed_layers}): probekit {ridge['probekit_s']:.0f}s, "
-            f"himalaya {ridge['himalaya_s']:.0f}s ({ridge['speedup_vs_himalaya']:.1f}x), sklearn {ridge['sklearn_s']:.0f}s ({ridge['speedup_vs_sklearn']:.1f}x); "
-            f"max |delta R2| vs himalaya {ridge['max_abs_delta_r2_vs_himalaya']:.2e}, vs sklearn {ridge['max_abs_delta_r2_vs_sklearn']:.2e}"
-        )
+        if args.only != "logistic":  # nothing was timed for the ridge sweep otherwise
+            out["ridge_sweep"] = ridge
+            print(
+                f"ridge sweep ({args.layers} layers, extrapolated from {args.timed_layers}): probekit {ridge['probekit_s']:.0f}s, "
+                f"himalaya {ridge['himalaya_s']:.0f}s ({ridge['speedup_vs_himalaya']:.1f}x), sklearn {ridge['sklearn_s']:.0f}s ({ridge['speedup_vs_sklearn']:.1f}x); "
+                f"max |delta R2| vs himalaya {ridge['max_abs_delta_r2_vs_himalaya']:.2e}, vs sklearn {ridge['max_abs_delta_r2_vs_sklearn']:.2e}"
+            )
         if args.only == "ridge":
             _write(out, args.json)
             return
