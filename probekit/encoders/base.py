@@ -172,6 +172,31 @@ class EncoderOutput:
     tokens: dict[int, torch.Tensor]
     special: dict[int, torch.Tensor] = field(default_factory=dict)
 
+    @classmethod
+    def from_frame_sequences(
+        cls, per_layer: dict[int, list[torch.Tensor]], batch: int, frames: int, grid: tuple[int, int]
+    ) -> "EncoderOutput":
+        """Split per-frame token sequences (special tokens first, then the patch grid) by layer.
+
+        Parameters
+        ----------
+        per_layer
+            ``{layer: [chunk, ...]}`` of (frames in chunk, S + H' * W', D) sequences, in frame order.
+        batch, frames
+            Clips and frames per clip of the batch (B * T frames in all).
+        grid
+            Patch grid (H', W').
+        """
+        gh, gw = grid
+        tokens, special = {}, {}
+        for layer, chunks in per_layer.items():
+            hidden = torch.cat(chunks)
+            n_special = hidden.shape[1] - gh * gw
+            tokens[layer] = hidden[:, n_special:].reshape(batch, frames, gh, gw, hidden.shape[-1])
+            if n_special:
+                special[layer] = hidden[:, :n_special].reshape(batch, frames, n_special, hidden.shape[-1])
+        return cls(tokens, special)
+
 
 class Encoder:
     """Base class of encoder adapters.

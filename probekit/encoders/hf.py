@@ -277,11 +277,4 @@ class HFImageEncoder(_HFBase):
                 out = self.model(pixel_values=pixels, output_hidden_states=True)
             for i in layers:
                 per_layer[i].append(out.hidden_states[i])
-        tokens, special = {}, {}
-        for i in layers:
-            hidden = torch.cat(per_layer[i])
-            n_special = hidden.shape[1] - gh * gw
-            tokens[i] = hidden[:, n_special:].reshape(b, t, gh, gw, hidden.shape[-1])
-            if n_special:
-                special[i] = hidden[:, :n_special].reshape(b, t, n_special, hidden.shape[-1])
-        return EncoderOutput(tokens, special)
+        return EncoderOutput.from_frame_sequences({i: per_layer[i] for i in layers}, b, t, (gh, gw))

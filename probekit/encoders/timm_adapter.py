@@ -146,11 +146,4 @@ class TimmEncoder(Encoder):
         finally:
             for handle in handles:
                 handle.remove()
-        tokens, special = {}, {}
-        for i in layers:
-            hidden = torch.cat(captured[i])
-            n_special = hidden.shape[1] - gh * gw
-            tokens[i] = hidden[:, n_special:].reshape(b, t, gh, gw, hidden.shape[-1])
-            if n_special:
-                special[i] = hidden[:, :n_special].reshape(b, t, n_special, hidden.shape[-1])
-        return EncoderOutput(tokens, special)
+        return EncoderOutput.from_frame_sequences({i: captured[i] for i in layers}, b, t, (gh, gw))
