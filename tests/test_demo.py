@@ -4,35 +4,13 @@ the planted-signal reference's known answer and says plainly which weights were 
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from pathlib import Path
+
+from report_items import read_report
 
 from probekit.demo import PLANTED_ANSWER
 from probekit.rundir import load_run
 from probekit.store import Store
-
-
-class _Report(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str, int], dict] = {}
-        self.links: list[str] = []
-        self._key = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        self.links += [attrs[k] for k in ("src", "href") if k in attrs]
-        if tag == "li" and attrs.get("class") == "diagnosis":
-            self._key = (attrs["data-store"], attrs["data-target"], int(attrs["data-slot"]))
-            self.items[self._key] = {"pattern": attrs["data-pattern"], "text": ""}
-
-    def handle_endtag(self, tag):
-        if tag == "li":
-            self._key = None
-
-    def handle_data(self, data):
-        if self._key is not None:
-            self.items[self._key]["text"] += data
 
 
 def test_demo_quick_recovers_the_planted_answer_and_states_the_weights(run_cli, tmp_path):
@@ -43,9 +21,8 @@ def test_demo_quick_recovers_the_planted_answer_and_states_the_weights(run_cli, 
     assert match, result.stdout
     report = Path(match.group(1))
     assert report.is_file() and report == (out / "report.html").resolve()
-    page = _Report()
     text = report.read_text(encoding="utf-8")
-    page.feed(text)
+    page = read_report(text)
     assert all(link.startswith(("data:", "#")) for link in page.links)
 
     run = load_run(out / "run")

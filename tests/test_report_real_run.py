@@ -4,37 +4,15 @@ own numbers."""
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 import pandas as pd
 import pytest
 
 from real_run import ANSWER, NOT_FOUND, planted_real_run
+from report_items import read_report
 
 from probekit.report.build import write_report
 from probekit.report.diagnosis import diagnose, fmt
 from probekit.rundir import load_run
-
-
-class _Items(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, int], dict] = {}
-        self._key = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "li" and attrs.get("class") == "diagnosis":
-            self._key = (attrs["data-target"], int(attrs["data-slot"]))
-            self.items[self._key] = {"pattern": attrs["data-pattern"], "text": ""}
-
-    def handle_endtag(self, tag):
-        if tag == "li":
-            self._key = None
-
-    def handle_data(self, data):
-        if self._key is not None:
-            self.items[self._key]["text"] += data
 
 
 @pytest.fixture(scope="module")
@@ -45,25 +23,23 @@ def real_run(tmp_path_factory):
 
 def test_report_of_a_real_run_states_the_planted_pattern(real_run):
     run_dir, out = real_run
-    parser = _Items()
-    parser.feed(out.read_text(encoding="utf-8"))
+    items = read_report(out.read_text(encoding="utf-8")).by_target()
     selection = load_run(run_dir).selection
     for (target, slot), (pattern, readout, layer) in ANSWER.items():
-        item = parser.items[(target, slot)]
+        item = items[(target, slot)]
         assert item["pattern"] == pattern, (target, item["text"])
         row = selection[(selection["target"] == target) & (selection["slot"] == slot) & (selection["choice"] == "layer")
                         & (selection["readout"] == readout)].iloc[0]
         assert int(row["layer"]) == layer  # the planted layer, chosen by inner CV
     # velocity is planted nowhere: no readout may be said to find it
     for key in NOT_FOUND:
-        assert parser.items[key]["pattern"] in ("over-invariant", "not carried")
+        assert items[key]["pattern"] in ("over-invariant", "not carried")
 
 
 def test_numbers_in_the_text_are_the_runs(real_run):
     run_dir, out = real_run
     run = load_run(run_dir)
-    parser = _Items()
-    parser.feed(out.read_text(encoding="utf-8"))
+    items = read_report(out.read_text(encoding="utf-8")).by_target()
     checked = 0
     for d in diagnose(run.results, run.selection):
         if d.chosen is None:
@@ -71,7 +47,7 @@ def test_numbers_in_the_text_are_the_runs(real_run):
         sel = run.selection
         row = sel[(sel["store"] == d.store) & (sel["target"] == d.target) & (sel["slot"] == d.slot)
                   & (sel["choice"] == "readout")].iloc[0]
-        text = parser.items[(d.target, d.slot)]["text"]
+        text = items[(d.target, d.slot)]["text"]
         assert row["readout"] == d.chosen_readout and f"{row['readout']} readout" in text
         for number in (row["score"], row["ci_low"], row["ci_high"]):
             assert fmt(number) in text
