@@ -1,11 +1,14 @@
-"""``probekit demo --quick``: the whole pipeline offline, and a report whose diagnosis recovers
-the planted-signal reference's known answer and says plainly which weights were used."""
+"""``probekit demo --quick``: the whole pipeline offline, and a report that says plainly which
+weights were used. With the shipped trained weights the demo compares them with their random
+twin (the exact initial weights of the training run) and pixels; without them, its diagnosis
+must recover the planted-signal reference's known answer."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import torch
 from report_items import read_report
 
 from probekit.demo import PLANTED_ANSWER
@@ -13,7 +16,11 @@ from probekit.rundir import load_run
 from probekit.store import Store
 
 
-def test_demo_quick_recovers_the_planted_answer_and_states_the_weights(run_cli, tmp_path):
+def test_demo_quick_uses_the_shipped_weights_and_their_random_twin(run_cli, tmp_path):
+    from safetensors.torch import load_file
+
+    from probekit.encoders.tiny import TINY_VJEPA2_WEIGHTS, build_tiny_vjepa2, create_tiny_vjepa2
+
     out = tmp_path / "demo"
     result = run_cli("demo", "--out", str(out), "--quick", timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -24,21 +31,35 @@ def test_demo_quick_recovers_the_planted_answer_and_states_the_weights(run_cli, 
     text = report.read_text(encoding="utf-8")
     page = read_report(text)
     assert all(link.startswith(("data:", "#")) for link in page.links)
+    assert "trained weights (shipped with probekit)" in text
 
     run = load_run(out / "run")
-    with Store(out / "tiny-vjepa2.h5") as store:
-        trained = store.attrs["weights"] == "trained"
-    if not trained:
-        # no shipped weights: the demo says so, and brings the planted-signal reference
-        assert "no trained weights" in result.stderr
-        assert "RANDOM weights: untrained" in text
-        planted = next(s for s in run.stores if s.startswith("planted"))
-        for (target, slot), (pattern, readout, layer) in PLANTED_ANSWER.items():
-            item = page.items[(planted, target, slot)]
-            assert item["pattern"] == pattern, item["text"]
-            assert f"{readout} readout at layer {layer}" in item["text"], item["text"]
-    else:
-        assert "trained weights (shipped with probekit)" in text
-        assert any(s.endswith("random") for s in run.stores)
-    assert any(s.startswith("pixels") for s in run.stores)
-    assert any(s.startswith("tiny-vjepa2") for s in run.stores)
+    assert set(run.stores) == {"tiny-vjepa2:trained", "tiny-vjepa2:random", "pixels:none"}
+    with Store(out / "tiny-vjepa2.h5") as trained, Store(out / "tiny-vjepa2-random.h5") as twin:
+        assert trained.attrs["weights"] == "trained" and twin.attrs["weights"] == "random"
+        assert trained.attrs["weight_hash"] == create_tiny_vjepa2().weight_hash()
+        assert twin.attrs["weight_hash"] == create_tiny_vjepa2(init="random", seed=0).weight_hash()
+    # the twin is the model before training: the shipped weights differ from the seeded initial weights
+    initial = build_tiny_vjepa2(seed=0).state_dict()
+    shipped = load_file(str(TINY_VJEPA2_WEIGHTS))
+    assert not torch.equal(initial["encoder.layer.0.attention.query.weight"], shipped["encoder.layer.0.attention.query.weight"])
+
+
+def test_demo_without_trained_weights_recovers_the_planted_answer(tmp_path, monkeypatch):
+    import probekit.encoders.tiny as tiny
+    from probekit.demo import DemoSizes, run_demo
+
+    monkeypatch.setattr(tiny, "TINY_VJEPA2_WEIGHTS", tmp_path / "absent.safetensors")
+    lines: list[str] = []
+    result = run_demo(tmp_path / "demo", sizes=DemoSizes.quick(), log=lines.append)
+    assert not result.trained_weights
+    assert any("no trained weights" in line for line in lines)
+    text = result.report.read_text(encoding="utf-8")
+    assert "RANDOM weights: untrained" in text
+    page = read_report(text)
+    run = load_run(result.run)
+    planted = next(s for s in run.stores if s.startswith("planted"))
+    for (target, slot), (pattern, readout, layer) in PLANTED_ANSWER.items():
+        item = page.items[(planted, target, slot)]
+        assert item["pattern"] == pattern, item["text"]
+        assert f"{readout} readout at layer {layer}" in item["text"], item["text"]

@@ -310,12 +310,19 @@ def write_model_card(model_dir: Path, recipe: TrainRecipe, log_path: Path, *, tr
         "",
         "## Training curve",
         "",
-        "| step | loss | seconds |",
-        "|---:|---:|---:|",
+        "Loss = prediction loss (L1) + regulariser weight x regulariser; each row is the mean of the logged",
+        "batches since the previous row (the log has one batch every `log_every` steps).",
+        "",
+        "| steps | loss | prediction loss | regulariser | lr at end | seconds |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    stride = max(1, len(losses) // 12)
-    for entry in losses[::stride] + ([losses[-1]] if losses and losses[-1] not in losses[::stride] else []):
-        lines.append(f"| {entry['step']} | {entry['loss']:.4f} | {entry['seconds']:.0f} |")
+    for chunk in np.array_split(np.arange(len(losses)), min(12, len(losses))) if losses else []:
+        group = [losses[i] for i in chunk]
+        mean = {key: float(np.mean([e.get(key, np.nan) for e in group])) for key in ("loss", "prediction_loss", "regularizer")}
+        lines.append(
+            f"| {group[0]['step']}-{group[-1]['step']} | {mean['loss']:.4f} | {mean['prediction_loss']:.4f} | "
+            f"{mean['regularizer']:.4f} | {group[-1].get('lr', float('nan')):.2e} | {group[-1]['seconds']:.0f} |"
+        )
     lines += ["", "| step | effective rank (target encoder) |", "|---:|---:|"]
     lines += [f"| {e['step']} | {e['effective_rank_target']:.2f} |" for e in ranks]
     lines += ["", "## Recipe", "", "```json", json.dumps(recipe.to_dict(), indent=1), "```", ""]

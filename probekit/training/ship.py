@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 from pathlib import Path
 
 from probekit.errors import BadOptionError
+from probekit.training.loop import file_sha256
 
 #: Size limit of shipped weights.
 MAX_SHIPPED_BYTES = 20 * 2**20
 
 
-def ship_model(model_dir: str | os.PathLike, weights_file: str | os.PathLike | None = None) -> Path:
+def ship_model(
+    model_dir: str | os.PathLike,
+    weights_file: str | os.PathLike | None = None,
+    *,
+    evaluation: str | os.PathLike | None = None,
+) -> Path:
     """Copy ``model_dir/model.safetensors`` (and its model card) to where ``tiny-vjepa2`` looks.
 
     Parameters
@@ -21,6 +27,10 @@ def ship_model(model_dir: str | os.PathLike, weights_file: str | os.PathLike | N
         A folder written by :func:`probekit.training.loop.export_pretrained`.
     weights_file
         Destination; defaults to ``probekit/encoders/weights/tiny-vjepa2.safetensors``.
+    evaluation
+        Folder of a ``probekit evaluate`` run of these weights: its ``evaluation.md`` is appended
+        to the model card and its ``evaluation.json`` shipped beside the weights
+        (``tiny-vjepa2.eval.json``), the figures a re-trained model is checked against.
 
     Returns
     -------
@@ -34,12 +44,36 @@ def ship_model(model_dir: str | os.PathLike, weights_file: str | os.PathLike | N
         raise BadOptionError(f"{model_dir}: no model.safetensors; train first with probekit train")
     if source.stat().st_size > MAX_SHIPPED_BYTES:
         raise BadOptionError(f"{source}: {source.stat().st_size / 2**20:.1f} MiB exceeds the 20 MiB limit for shipped weights")
+    evaluation_json, evaluation_md = _evaluation_files(evaluation, source) if evaluation is not None else (None, "")
     target = Path(weights_file) if weights_file else TINY_VJEPA2_WEIGHTS
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.partial")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
     card = Path(model_dir) / "README.md"
-    if card.exists():
-        shutil.copyfile(card, target.with_suffix(".md"))
+    card_text = card.read_text(encoding="utf-8") if card.exists() else ""
+    if evaluation_md:
+        card_text = card_text.rstrip("\n") + "\n\n" + evaluation_md
+    _copy_atomic(source.read_bytes(), target)
+    if card_text:
+        _copy_atomic(card_text.encode("utf-8"), target.with_suffix(".md"))
+    if evaluation_json is not None:
+        summary = json.loads(evaluation_json.read_text(encoding="utf-8"))
+        summary["setup"]["weights"] = target.name
+        _copy_atomic((json.dumps(summary, indent=1) + "\n").encode("utf-8"), target.with_suffix(".eval.json"))
     return target
+
+
+def _copy_atomic(data: bytes, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.partial")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+
+
+def _evaluation_files(evaluation: str | os.PathLike, weights: Path) -> tuple[Path, str]:
+    """``evaluation.json`` and the markdown of an evaluation folder, checked to be of ``weights``."""
+    folder = Path(evaluation)
+    summary_path, markdown_path = folder / "evaluation.json", folder / "evaluation.md"
+    if not summary_path.is_file() or not markdown_path.is_file():
+        raise BadOptionError(f"{folder}: no evaluation.json / evaluation.md; run probekit evaluate --weights {weights.parent} --out {folder} first")
+    setup = json.loads(summary_path.read_text(encoding="utf-8")).get("setup", {})
+    if setup.get("weights_sha256") != file_sha256(weights):
+        raise BadOptionError(f"{folder}: evaluates {setup.get('weights', 'other weights')}, not {weights}; evaluate the weights you ship")
+    return summary_path, markdown_path.read_text(encoding="utf-8")

@@ -1,0 +1,333 @@
+"""Held-out evaluation of a trained tiny V-JEPA 2: trained vs its random twin vs pixels.
+
+The acceptance check of a training run (and of the shipped reference encoder): on worlds of
+another seed, extract the trained model, its random-weight twin (the same seeded initial
+weights, never trained) and the pixel baseline; compare the effective rank of their last-layer
+pooled latents (collapse check); probe all three with the ``reference`` suite and read the
+paired bootstrap comparisons at the layer each store's inner CV selected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from probekit.errors import BadOptionError
+from probekit.training.monitor import effective_rank
+
+#: Store labels of the three encoders compared (file stems in the evaluation folder).
+TRAINED, RANDOM, PIXELS = "tiny-vjepa2", "tiny-vjepa2-random", "pixels"
+
+#: The goal: the trained model beats its random twin on these (target, readout) pairs (object
+#: slot 0, present in every clip), each at its inner-CV-selected layer, with a paired interval
+#: that excludes zero.
+GOAL_PAIRS: tuple[tuple[str, str], ...] = (("velocity", "object"), ("contact", "object"))
+
+#: Name of the JSON summary written into the evaluation folder.
+SUMMARY_NAME = "evaluation.json"
+
+
+@dataclass
+class ReferenceEvaluation:
+    """What :func:`evaluate_reference` wrote and found."""
+
+    out: Path
+    summary: dict[str, Any]
+    report: Path | None
+
+    @property
+    def goal_met(self) -> bool:
+        """Whether the trained model beat its random twin on every goal pair."""
+        return all(item["met"] for item in self.summary["goal"])
+
+
+def _suite_path() -> str:
+    shipped = Path(__file__).resolve().parents[2] / "probes" / "reference.toml"
+    return str(shipped) if shipped.is_file() else "reference"
+
+
+def pooled_last_layer(store_path: Path) -> np.ndarray:
+    """Mean-pooled latents of a store's last layer, (clips, dims) float64."""
+    from probekit.store import Store
+
+    with Store(store_path) as store:
+        return np.asarray(store.features(store.layers[-1], "mean"), dtype=np.float64)
+
+
+def evaluate_reference(
+    out: str | os.PathLike,
+    *,
+    weights: str | os.PathLike | None = None,
+    clips: int = 256,
+    seed: int = 3000,
+    twin_seed: int = 0,
+    folds: int = 5,
+    n_boot: int = 1000,
+    threads: int = 2,
+    report: bool = True,
+    log: Callable[[str], None] = print,
+) -> ReferenceEvaluation:
+    """Compare a trained tiny V-JEPA 2 with its random twin and pixels on held-out worlds.
+
+    Parameters
+    ----------
+    out
+        Folder for the held-out worlds, the three stores, the probe run, the report and
+        ``evaluation.json`` / ``evaluation.md``. Existing complete files are reused, so an
+        interrupted evaluation resumes.
+    weights
+        The trained weights (``model.safetensors`` of a ``probekit train`` run, or its ``model``
+        folder); default: the weights shipped with probekit.
+    clips
+        Held-out families to generate.
+    seed
+        Seed of the held-out worlds; use one that differs from the recipe's training and
+        monitor seeds.
+    twin_seed
+        Seed of the random twin: the recipe's ``optimization.seed`` gives the exact initial
+        weights the training started from.
+    folds, n_boot
+        Outer folds (grouped by family) and bootstrap replicates.
+    threads
+        CPU threads for extraction and probing.
+    report
+        Also write the HTML report of the probe run.
+    log
+        Where progress lines go.
+
+    Returns
+    -------
+    ReferenceEvaluation
+        The folder, the summary (effective ranks, selected layers and scores, paired deltas,
+        whether the goal was met) and the report path.
+    """
+    from probekit.encoders.tiny import TINY_VJEPA2_WEIGHTS
+    from probekit.evaluation import run_probe
+    from probekit.extraction.run import ExtractConfig, run_extract
+    from probekit.rundir import load_run
+    from probekit.worlds import generate_world
+
+    weights_path = Path(weights) if weights is not None else TINY_VJEPA2_WEIGHTS
+    if weights_path.is_dir():
+        weights_path = weights_path / "model.safetensors"
+    if not weights_path.is_file():
+        raise BadOptionError(f"--weights {weights_path}: no such file; give a trained model.safetensors (probekit train writes DIR/model/model.safetensors)")
+    if clips < 2 * folds:
+        raise BadOptionError(f"--clips {clips}: too few for {folds} folds; use at least {2 * folds}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        seconds[name] = round(time.perf_counter() - clock, 1)
+        clock = time.perf_counter()
+
+    world = out / "heldout-worlds.h5"
+    if not world.exists():
+        log(f"evaluate: generating {clips} held-out families (seed {seed})")
+        generate_world(world, clips=clips, seed=seed, progress=False)
+    lap("generate")
+
+    def extract(label: str, encoder: str, **options: Any) -> Path:
+        path = out / f"{label}.h5"
+        if not path.exists():
+            log(f"evaluate: extracting {label}")
+            dtype = "float32" if encoder == "pixels" else "float16"
+            run_extract(ExtractConfig(data=str(world), out=str(path), encoder=encoder, layers="all", pool="mean,time,object",
+                                      dtype=dtype, batch_size=8, device="cpu", threads=threads, progress=False, **options))
+        return path
+
+    stores = {
+        TRAINED: extract(TRAINED, "tiny-vjepa2", encoder_options={"weights_path": str(weights_path)}),
+        RANDOM: extract(RANDOM, "tiny-vjepa2", init="random", seed=twin_seed),
+        PIXELS: extract(PIXELS, "pixels"),
+    }
+    lap("extract")
+
+    ranks = {role: effective_rank(pooled_last_layer(path)) for role, path in stores.items()}
+    roles = {_probe_label(path): role for role, path in stores.items()}
+    log(f"evaluate: effective rank of last-layer pooled latents: trained {ranks[TRAINED]:.2f}, random twin {ranks[RANDOM]:.2f}")
+
+    run_dir = out / "run"
+    log("evaluate: probing trained, random twin and pixels (reference suite)")
+    run_probe([stores[TRAINED], stores[RANDOM], stores[PIXELS]], run_dir, suite=_suite_path(), folds=folds, seed=seed,
+              n_boot=n_boot, threads=threads, log=lambda line: log(f"  {line}"))
+    lap("probe")
+    run = load_run(run_dir)
+    from probekit.training.loop import file_sha256
+
+    summary = summarize(run, ranks, roles, weights=weights_path.resolve(), weights_sha256=file_sha256(weights_path), clips=clips, seed=seed, twin_seed=twin_seed, folds=folds, n_boot=n_boot)
+    summary["seconds"] = seconds
+    _write_atomic(out / SUMMARY_NAME, json.dumps(summary, indent=1) + "\n")
+    _write_atomic(out / "evaluation.md", summary_markdown(summary))
+    report_path = None
+    if report:
+        from probekit.report.build import write_report
+
+        report_path = write_report(run_dir, out / "report.html", overwrite=True, seed=seed)
+        lap("report")
+    return ReferenceEvaluation(out, summary, report_path)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _store_of(name: str) -> str:
+    """``tiny-vjepa2:trained@L3(selected)`` -> ``tiny-vjepa2:trained``."""
+    return name.split("@", 1)[0]
+
+
+def _probe_label(path: Path) -> str:
+    """The label ``probekit probe`` gives a store (encoder:weights)."""
+    from probekit.evaluation.inputs import store_label
+    from probekit.store import Store
+
+    with Store(path) as store:
+        return store_label(store.attrs, path)
+
+
+def summarize(run: Any, ranks: dict[str, float], roles: dict[str, str], **setup: Any) -> dict[str, Any]:
+    """The evaluation summary of a probe run over the three stores.
+
+    Parameters
+    ----------
+    run
+        A loaded run (:func:`probekit.rundir.load_run`) over the trained, random-twin and pixel
+        stores.
+    ranks
+        Effective rank of each store's last-layer pooled latents, by role (:data:`TRAINED`,
+        :data:`RANDOM`, :data:`PIXELS`).
+    roles
+        The probe run's label of each store -> its role.
+    **setup
+        Held-out set-up recorded as is (weights, clips, seed, ...).
+
+    Returns
+    -------
+    dict
+        ``setup``, ``effective_rank``, ``selected`` (per store, target and readout: the inner-CV
+        layer, its held-out score and 95% interval), ``nuisance`` (the same metric from the
+        nuisance variables alone: scenario, frame, object count and size), ``comparisons``
+        (paired deltas between the stores at their selected layers) and ``goal``.
+    """
+    selection = run.selection
+    chosen = selection[selection["choice"] == "layer"] if "choice" in selection else selection
+    selected = [
+        {"store": roles[r.store], "label": r.store, "target": r.target, "slot": r.slot, "readout": r.readout, "layer": int(r.layer), "metric": r.metric,
+         "score": float(r.score), "ci_low": float(r.ci_low), "ci_high": float(r.ci_high)}
+        for r in chosen.itertuples()
+        if r.store in roles
+    ]
+    primary = {(r.target, r.slot, r.readout): r.metric for r in chosen.itertuples()}
+    results = run.results
+    baseline_rows = results[(results["store"] == "labels") & (results["control"] == "nuisance") & (results["scenario"] == "all")]
+    nuisance = [
+        {"target": r.target, "slot": r.slot, "readout": r.readout, "metric": r.metric, "score": float(r.score),
+         "ci_low": float(r.ci_low), "ci_high": float(r.ci_high)}
+        for r in baseline_rows.itertuples()
+        if r.metric in {m for (t, sl, _), m in primary.items() if t == r.target and sl == r.slot}
+    ]
+    comparisons = []
+    for r in run.comparisons.itertuples():
+        a, b = _store_of(r.a), _store_of(r.b)
+        if a in roles and b in roles:
+            comparisons.append(
+                {"target": r.target, "slot": r.slot, "readout": r.readout, "metric": r.metric, "a": roles[a], "b": roles[b],
+                 "a_selected": r.a, "b_selected": r.b,
+                 "delta": float(r.delta), "ci_low": float(r.ci_low), "ci_high": float(r.ci_high),
+                 "higher_is_better": bool(r.higher_is_better)}
+            )
+    goal = []
+    for target, readout in GOAL_PAIRS:
+        match = [c for c in comparisons if c["target"] == target and c["readout"] == readout and str(c["slot"]) == "0"
+                 and c["a"] == TRAINED and c["b"] == RANDOM]
+        if not match:
+            goal.append({"target": target, "readout": readout, "met": False, "why": "not probed"})
+            continue
+        c = match[0]
+        better = c["ci_low"] > 0 if c["higher_is_better"] else c["ci_high"] < 0
+        goal.append({"target": target, "readout": readout, "met": bool(better), "delta": c["delta"], "ci_low": c["ci_low"],
+                     "ci_high": c["ci_high"], "metric": c["metric"], "a": c["a_selected"], "b": c["b_selected"]})
+    return {
+        "setup": {k: str(v) if isinstance(v, Path) else v for k, v in setup.items()},
+        "effective_rank": {**{k: float(v) for k, v in ranks.items()}, "ratio_trained_to_random": float(ranks[TRAINED] / max(ranks[RANDOM], 1e-12))},
+        "selected": selected,
+        "nuisance": nuisance,
+        "comparisons": comparisons,
+        "goal": goal,
+    }
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """Markdown tables of an evaluation summary (for the model card)."""
+    setup, ranks = summary["setup"], summary["effective_rank"]
+    lines = [
+        "## Held-out evaluation",
+        "",
+        f"{setup['clips']} held-out families (world seed {setup['seed']}); random twin = the same architecture at "
+        f"its seeded initial weights (seed {setup['twin_seed']}); pixels = the pixel baseline. {setup['folds']} outer folds "
+        f"grouped by family; layers chosen by inner CV; 95% intervals from {setup['n_boot']} family bootstraps.",
+        "",
+        f"Effective rank of last-layer mean-pooled latents: trained {ranks[TRAINED]:.2f}, random twin {ranks[RANDOM]:.2f} "
+        f"(ratio {ranks['ratio_trained_to_random']:.2f}; no-collapse criterion >= 0.5), pixels {ranks[PIXELS]:.2f}.",
+        "",
+        "Held-out scores of object slot 0 (present in every clip; slots 1-2 exist only in multi-object scenes",
+        "and are in `evaluation.json`), at the layer chosen by inner CV (the most frequent over folds is",
+        "named). `nuisance` is the same linear readout on scenario, frame index, object count and size",
+        "alone: what a probe gets without looking at the video.",
+        "",
+        "| target | readout | metric | " + " | ".join(f"{s} (layer)" for s in (TRAINED, RANDOM, PIXELS)) + " | nuisance |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    rows: dict[tuple, dict[str, dict]] = {}
+    for s in summary["selected"]:
+        if str(s["slot"]) == "0":
+            rows.setdefault((s["target"], s["readout"], s["metric"]), {})[s["store"]] = s
+    baseline = {(b["target"], b["metric"]): b for b in summary.get("nuisance", []) if str(b["slot"]) == "0"}
+    for (target, readout, metric), by_store in sorted(rows.items()):
+        cells = []
+        for store in (TRAINED, RANDOM, PIXELS):
+            s = by_store.get(store)
+            cells.append(f"{s['score']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}] (L{s['layer']})" if s else "")
+        b = baseline.get((target, metric))
+        cells.append(f"{b['score']:.3f} [{b['ci_low']:.3f}, {b['ci_high']:.3f}]" if b else "")
+        lines.append(f"| {target} | {readout} | {metric} | " + " | ".join(cells) + " |")
+    from probekit.evaluation.scoring import HIGHER_IS_BETTER
+
+    matched = []
+    for (target, readout, metric), by_store in sorted(rows.items()):
+        s, b = by_store.get(TRAINED), baseline.get((target, metric))
+        if s is not None and b is not None:
+            sign = 1.0 if HIGHER_IS_BETTER.get(metric, True) else -1.0
+            if sign * (s["score"] - b["score"]) <= 0:
+                matched.append(f"{target} ({readout})")
+    if matched:
+        lines += ["", "Caveat: the nuisance variables alone score at least as well as the trained model on "
+                  + ", ".join(matched) + "; in these worlds, scenario and time explain much of those quantities."]
+    lines += ["", "Paired differences at the selected layers, slot 0 (a − b, 95% interval over families; for",
+              "`geodesic_deg` lower is better):", "",
+              "| target | readout | metric | a | b | delta | interval |", "|---|---|---|---|---|---:|---|"]
+    for c in sorted(summary["comparisons"], key=lambda c: (c["target"], c["readout"], c["a"], c["b"])):
+        if str(c["slot"]) != "0":
+            continue
+        lines.append(f"| {c['target']} | {c['readout']} | {c['metric']} | {c['a_selected']} | {c['b_selected']} | "
+                     f"{c['delta']:+.3f} | [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] |")
+    lines += ["", "Goal (trained beats its random twin, interval excluding zero):", ""]
+    for g in summary["goal"]:
+        if "delta" in g:
+            lines.append(f"- {g['target']} ({g['readout']} readout): {'met' if g['met'] else 'NOT met'}, "
+                         f"{g['metric']} delta {g['delta']:+.3f} [{g['ci_low']:+.3f}, {g['ci_high']:+.3f}]")
+        else:
+            lines.append(f"- {g['target']} ({g['readout']} readout): NOT met ({g['why']})")
+    return "\n".join(lines) + "\n"
