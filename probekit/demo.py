@@ -1,9 +1,9 @@
 """The main job on the embedded default: worlds -> latent stores -> probe run -> HTML report.
 
 :func:`run_demo` generates a small world set, extracts it with the embedded encoders
-(``tiny-vjepa2``; its random-weight twin when trained weights are shipped; ``pixels``; and, while
-no trained weights exist, the planted-signal encoder of :mod:`probekit.testing` as a
-known-answer reference), probes them with the ``quick`` suite and writes the report. Everything
+(``tiny-vjepa2`` with its shipped trained weights; its random-weight twin, the weights training
+started from; ``pixels``; and, should the trained weights be missing, the planted-signal encoder
+of :mod:`probekit.testing` as a known-answer reference), probes them with the ``quick`` suite and writes the report. Everything
 runs offline on CPU.
 """
 
@@ -51,7 +51,7 @@ class DemoSizes:
 
     @classmethod
     def quick(cls) -> "DemoSizes":
-        """The smallest run that still shows the planted answer (used by the test suite)."""
+        """The smallest run that still shows the planted answer when it is used (the test suite's size)."""
         return cls(clips=24, folds=3, n_boot=100, readouts=("linear", "object"))
 
 

@@ -1,8 +1,10 @@
 """``tiny-vjepa2``: the V-JEPA 2 architecture at a size a laptop CPU runs in seconds per batch.
 
-Shipped weights (``probekit/encoders/weights/tiny-vjepa2.safetensors``) are used when present
-(a later issue trains them); otherwise, or with ``init="random"``, the weights are seeded random.
-The store records which (``weights`` = ``trained`` or ``random``).
+The shipped weights (``probekit/encoders/weights/tiny-vjepa2.safetensors``, trained by ``probekit
+train`` on probekit's worlds; model card beside them) are loaded by default; with
+``init="random"`` (or without the file) the weights are seeded random, and seed 0 gives exactly
+the weights the training started from (the random twin). The store records which (``weights`` =
+``trained`` or ``random``).
 """
 
 from __future__ import annotations
