@@ -23,8 +23,7 @@ def evaluate(
 ) -> None:
     """Check a trained tiny V-JEPA 2: no collapse (effective rank vs its random twin) and probe gains.
 
-    Writes evaluation.json / evaluation.md (selected layers, scores, paired bootstrap deltas and
-    whether the trained model beat its random twin on object-token velocity and contact).
+    Writes evaluation.json and evaluation.md: selected layers, scores, paired bootstrap deltas, and whether the trained model beat its random twin on object-token velocity and contact.
     """
     from probekit.errors import BadOptionError
     from probekit.training.evaluate import evaluate_reference
