@@ -135,6 +135,7 @@ def tiny_recipe(train_path, monitor_path, steps: int = 6) -> TrainRecipe:
     for key, value in TINY.items():
         setattr(recipe.model, key, value)
     recipe.data.path, recipe.data.monitor_path, recipe.data.monitor_clips = str(train_path), str(monitor_path), 6
+    recipe.data.frames = TINY["frames_per_clip"]
     opt = recipe.optimization
     opt.steps, opt.batch_size, opt.warmup_steps, opt.threads = steps, 3, 2, 1
     opt.log_every, opt.monitor_every, opt.checkpoint_every = 1, 3, 2
@@ -177,6 +178,50 @@ def test_recipe_errors_name_the_key(tmp_path):
     bad.write_text("[model]\nhidden = 3\n")
     with pytest.raises(BadOptionError, match="unknown key 'hidden'"):
         load_recipe(bad)
+
+
+@pytest.mark.parametrize(
+    "table, line, key",
+    [
+        ("objective", "regularizer_weight = -0.1", "regularizer_weight"),
+        ("objective", "short_scale = 1.5", "short_scale"),
+        ("objective", "long_scale = 0", "long_scale"),
+        ("objective", "aspect_ratio = [2.0, 1.0]", "aspect_ratio"),
+        ("objective", "aspect_ratio = 1.5", "aspect_ratio"),
+        ("objective", "ema_start = 1.5", "ema_start"),
+        ("objective", "short_blocks = 0", "short_blocks"),
+        ("optimization", "lr = -1e-3", "lr"),
+        ("optimization", "min_lr = 1.0", "min_lr"),
+        ("optimization", "steps = 'many'", "steps"),
+        ("optimization", "steps = 2.5", "steps"),
+        ("optimization", "batch_size = 1", "batch_size"),
+        ("optimization", "weight_decay = -1", "weight_decay"),
+        ("optimization", "log_every = 0", "log_every"),
+        ("model", "pred_hidden_size = 30", "pred_hidden_size"),
+        ("model", "crop_size = 60", "crop_size"),
+        ("model", "frames_per_clip = 15", "frames_per_clip"),
+        ("model", "mlp_ratio = true", "mlp_ratio"),
+        ("data", "frames = 8", "frames"),
+        ("data", "monitor_clips = 1", "monitor_clips"),
+        ("data", "path = 3", "path"),
+    ],
+)
+def test_recipe_values_that_cannot_train_are_one_line_errors_naming_the_key(tmp_path, table, line, key):
+    """Each bad value is refused when the recipe is read (before any world is generated), naming its key."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f"[{table}]\n{line}\n")
+    with pytest.raises(BadOptionError, match=key) as info:
+        load_recipe(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_training_refuses_worlds_whose_clip_length_is_not_the_models(tiny_worlds, tmp_path):
+    from probekit.training.loop import train
+
+    recipe = tiny_recipe(*tiny_worlds)
+    recipe.model.frames_per_clip = recipe.data.frames = 8  # the world files hold 4-frame clips
+    with pytest.raises(BadOptionError, match="frames_per_clip is 8"):
+        train(recipe, tmp_path / "run", progress=False)
 
 
 def test_cli_train_bad_recipe_exits_2(run_cli, tmp_path):
@@ -230,3 +275,61 @@ def test_exported_weights_load_as_trained_tiny_vjepa2(tmp_path):
     assert ours is not None
     for (name, a), (_, b) in zip(sorted(ours.state_dict().items()), sorted(reference.state_dict().items())):
         assert torch.equal(a, b), name
+
+
+def test_a_recipe_variant_is_evaluated_against_its_own_twin_and_is_not_shipped(tiny_worlds, tmp_path):
+    """A recipe of another architecture (width 48, 2 layers, predictor depth 1, 32 px, 4 frames) loads as
+    tiny-vjepa2 with ``weights_path``; its random twin is exactly the model the training started from."""
+    from safetensors.torch import load_file
+
+    from probekit.encoders.tiny import architecture_beside, create_tiny_vjepa2, differs_from_tiny
+    from probekit.training.loop import model_config, train, training_seed
+    from probekit.training.ship import ship_model
+
+    recipe = tiny_recipe(*tiny_worlds, steps=2)
+    recipe.optimization.seed = 5
+    result = train(recipe, tmp_path / "run", progress=False)
+    weights = result.model_dir / "model.safetensors"
+    assert training_seed(result.model_dir) == 5
+    assert "hidden_size 48 (tiny-vjepa2: 128)" in differs_from_tiny(architecture_beside(weights))
+
+    trained = create_tiny_vjepa2(weights_path=weights)
+    assert trained.weights == "trained" and trained.extra_attrs["architecture"].endswith("config.json")
+    exported = load_file(str(weights))
+    for name, value in trained.model.state_dict().items():
+        assert torch.equal(value, exported[name]), name
+
+    twin = create_tiny_vjepa2(init="random", seed=training_seed(result.model_dir), weights_path=weights)
+    torch.manual_seed(5)
+    initial = VJEPA2Model(model_config(recipe.model)).state_dict()  # what train() built before its first step
+    for name, value in twin.model.state_dict().items():
+        assert torch.equal(value, initial[name]), name
+    assert not torch.equal(twin.model.state_dict()["encoder.layer.0.mlp.fc1.weight"], exported["encoder.layer.0.mlp.fc1.weight"])
+
+    video = np.random.default_rng(0).integers(0, 255, (1, 4, 64, 64, 3), dtype=np.uint8)
+    assert twin.pixel_values(video).shape[-2:] == (32, 32)  # the variant's own crop size
+
+    with pytest.raises(BadOptionError, match="not the tiny-vjepa2 architecture"):
+        ship_model(result.model_dir, tmp_path / "w" / "tiny-vjepa2.safetensors")
+    assert not (tmp_path / "w" / "tiny-vjepa2.safetensors").exists()
+
+    # probekit evaluate of the variant extracts it and its own twin (seed from the run's recipe.json)
+    from probekit.store import Store
+    from probekit.training.evaluate import RANDOM, TRAINED, evaluate_reference
+
+    evaluation = evaluate_reference(tmp_path / "eval", weights=result.model_dir, clips=6, seed=11, folds=3, n_boot=20,
+                                    threads=1, report=False, log=lambda line: None)
+    assert evaluation.summary["setup"]["twin_seed"] == 5
+    for label, encoder in ((TRAINED, trained), (RANDOM, twin)):
+        with Store(tmp_path / "eval" / f"{label}.h5") as store:
+            assert store.attrs["weight_hash"] == encoder.weight_hash(), label
+
+
+def test_cli_ship_of_another_architecture_is_refused_before_training(run_cli, tmp_path):
+    recipe = tmp_path / "wide.toml"
+    recipe.write_text("[model]\nhidden_size = 192\n[data]\npath = 'w.h5'\nmonitor_path = 'm.h5'\n")
+    result = run_cli("train", recipe, "--out", tmp_path / "out", "--ship", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.startswith("error: --ship") and "hidden_size 192" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() and not (tmp_path / "w.h5").exists()

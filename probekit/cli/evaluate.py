@@ -15,7 +15,9 @@ def evaluate(
     ),
     clips: int = typer.Option(256, "--clips", help="Held-out families to generate."),
     seed: int = typer.Option(3000, "--seed", help="Seed of the held-out worlds (not the recipe's training or monitor seed)."),
-    twin_seed: int = typer.Option(0, "--twin-seed", help="Seed of the random twin: the recipe's optimization.seed."),
+    twin_seed: Optional[int] = typer.Option(
+        None, "--twin-seed", help="Seed of the random twin (default: the training recipe's optimization.seed, from recipe.json beside the weights; else 0)."
+    ),
     folds: int = typer.Option(5, "--folds", help="Outer folds, grouped by family."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates for the intervals."),
     threads: int = typer.Option(2, "--threads", help="CPU threads for extraction and probing."),
@@ -32,6 +34,10 @@ def evaluate(
         raise BadOptionError(f"--threads {threads}: give at least 1")
     if ship and weights is None:
         raise BadOptionError("--ship: give --weights (the model/ folder of a probekit train run) to ship")
+    if ship:
+        from probekit.training.ship import check_architecture_ships
+
+        check_architecture_ships(weights if weights.is_dir() else weights.parent)
     result = evaluate_reference(out, weights=weights, clips=clips, seed=seed, twin_seed=twin_seed, folds=folds, n_boot=n_boot,
                                 threads=threads, log=lambda line: typer.echo(line, err=True))
     typer.echo(Path(out, "evaluation.md").read_text(encoding="utf-8"))

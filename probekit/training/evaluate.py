@@ -66,7 +66,7 @@ def evaluate_reference(
     weights: str | os.PathLike | None = None,
     clips: int = 256,
     seed: int = 3000,
-    twin_seed: int = 0,
+    twin_seed: int | None = None,
     folds: int = 5,
     n_boot: int = 1000,
     threads: int = 2,
@@ -91,7 +91,10 @@ def evaluate_reference(
         monitor seeds.
     twin_seed
         Seed of the random twin: the recipe's ``optimization.seed`` gives the exact initial
-        weights the training started from.
+        weights the training started from. Default: the seed in the ``recipe.json`` beside the
+        weights (every ``probekit train`` export has one), else 0 (the shipped weights' seed).
+        The twin has the architecture of the ``config.json`` beside the weights when there is
+        one, so recipe variants (width, depth, predictor) are compared with their own twin.
     folds, n_boot
         Outer folds (grouped by family) and bootstrap replicates.
     threads
@@ -118,6 +121,10 @@ def evaluate_reference(
         weights_path = weights_path / "model.safetensors"
     if not weights_path.is_file():
         raise BadOptionError(f"--weights {weights_path}: no such file; give a trained model.safetensors (probekit train writes DIR/model/model.safetensors)")
+    if twin_seed is None:
+        from probekit.training.loop import training_seed
+
+        twin_seed = training_seed(weights_path.parent)
     if clips < 2 * folds:
         raise BadOptionError(f"--clips {clips}: too few for {folds} folds; use at least {2 * folds}")
     out = Path(out)
@@ -147,7 +154,7 @@ def evaluate_reference(
 
     stores = {
         TRAINED: extract(TRAINED, "tiny-vjepa2", encoder_options={"weights_path": str(weights_path)}),
-        RANDOM: extract(RANDOM, "tiny-vjepa2", init="random", seed=twin_seed),
+        RANDOM: extract(RANDOM, "tiny-vjepa2", init="random", seed=twin_seed, encoder_options={"weights_path": str(weights_path)}),
         PIXELS: extract(PIXELS, "pixels"),
     }
     lap("extract")

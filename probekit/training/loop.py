@@ -25,6 +25,9 @@ from probekit.training.recipe import ModelSection, TrainRecipe
 
 LOG_NAME = "training_log.jsonl"
 
+#: The recipe a model folder was trained with (JSON), written beside its weights.
+RECIPE_NAME = "recipe.json"
+
 
 @dataclass
 class TrainResult:
@@ -155,6 +158,7 @@ def train(
         Paths and headline numbers (final loss, effective ranks of trained and random twin);
         None when stopped early by ``stop_after``.
     """
+    recipe.validate()
     out_dir = Path(out_dir)
     has_checkpoint = (out_dir / CHECKPOINT_STATE).exists()
     if has_checkpoint and not (resume or overwrite):
@@ -178,6 +182,12 @@ def train(
     ensure_worlds(recipe)
     videos = load_videos(recipe.data.path, processor)
     monitor = load_videos(recipe.data.monitor_path, processor, limit=recipe.data.monitor_clips)
+    for what, path, tensor in (("data.path", recipe.data.path, videos), ("data.monitor_path", recipe.data.monitor_path, monitor)):
+        if tensor.shape[1] != recipe.model.frames_per_clip:
+            raise BadOptionError(f"recipe {what} {path}: clips of {tensor.shape[1]} frames, but model.frames_per_clip is "
+                                 f"{recipe.model.frames_per_clip}; generate worlds with --frames {recipe.model.frames_per_clip}")
+        if len(tensor) < 2:
+            raise BadOptionError(f"recipe {what} {path}: {len(tensor)} clip(s); give a world file with at least 2")
 
     step = 0
     log_path = out_dir / LOG_NAME
@@ -272,7 +282,23 @@ def export_pretrained(
     model.predictor.load_state_dict(objective.model.predictor.state_dict())
     model.save_pretrained(model_dir, safe_serialization=True)
     processor.save_pretrained(model_dir)
+    (model_dir / RECIPE_NAME).write_text(json.dumps(recipe.to_dict(), indent=1) + "\n")
     return model_dir
+
+
+def training_seed(model_dir: str | Path, default: int = 0) -> int:
+    """``optimization.seed`` of the recipe a ``probekit train`` export was trained with (``default`` when unknown).
+
+    That seed gives, through :func:`probekit.encoders.tiny.build_tiny_vjepa2`, the exact weights the
+    training started from: the model's random twin.
+    """
+    path = Path(model_dir) / RECIPE_NAME
+    if not path.is_file():
+        return default
+    try:
+        return int(json.loads(path.read_text())["optimization"]["seed"])
+    except (ValueError, KeyError, TypeError):
+        raise BadOptionError(f"{path}: not a probekit training recipe; remove it or re-export the model") from None
 
 
 def file_sha256(path: Path) -> str:

@@ -104,23 +104,53 @@ class TrainRecipe:
         return dataclasses.asdict(self)
 
     def validate(self) -> None:
-        """Raise :class:`BadOptionError` for values that cannot train."""
-        if self.objective.masking not in MASKINGS:
-            raise BadOptionError(
-                f"recipe objective.masking: {self.objective.masking!r} is unknown; use one of {', '.join(MASKINGS)}"
-            )
-        time_steps = self.model.frames_per_clip // self.model.tubelet_size
-        if self.objective.masking == "future" and not 0 < self.objective.future_context_steps < time_steps:
-            raise BadOptionError(
-                f"recipe objective.future_context_steps: {self.objective.future_context_steps} must be in 1..{time_steps - 1}"
-            )
-        if self.model.hidden_size % self.model.num_attention_heads:
-            raise BadOptionError("recipe model.hidden_size must be divisible by model.num_attention_heads")
-        for name in ("steps", "batch_size", "threads"):
-            if getattr(self.optimization, name) <= 0:
-                raise BadOptionError(f"recipe optimization.{name} must be positive")
-        if self.optimization.batch_size < 2:
-            raise BadOptionError("recipe optimization.batch_size must be at least 2")
+        """Raise :class:`BadOptionError` (one line naming the key and the allowed range) for values that cannot train."""
+        model, data, obj, opt = self.model, self.data, self.objective, self.optimization
+        _positive(model, "model", ("hidden_size", "num_hidden_layers", "num_attention_heads", "mlp_ratio", "crop_size",
+                                    "frames_per_clip", "patch_size", "tubelet_size", "pred_hidden_size",
+                                    "pred_num_hidden_layers", "pred_num_attention_heads", "pred_mlp_ratio"))
+        for width, heads in (("hidden_size", "num_attention_heads"), ("pred_hidden_size", "pred_num_attention_heads")):
+            if getattr(model, width) % getattr(model, heads):
+                raise BadOptionError(f"recipe model.{width} ({getattr(model, width)}) must be divisible by model.{heads} ({getattr(model, heads)})")
+        if model.crop_size % model.patch_size:
+            raise BadOptionError(f"recipe model.crop_size ({model.crop_size}) must be a multiple of model.patch_size ({model.patch_size})")
+        if model.frames_per_clip % model.tubelet_size:
+            raise BadOptionError(f"recipe model.frames_per_clip ({model.frames_per_clip}) must be a multiple of model.tubelet_size ({model.tubelet_size})")
+        _positive(data, "data", ("clips", "frames", "size"))
+        if data.monitor_clips < 2:
+            raise BadOptionError(f"recipe data.monitor_clips: {data.monitor_clips}; the collapse monitor needs at least 2 clips")
+        if data.frames != model.frames_per_clip:
+            raise BadOptionError(f"recipe data.frames ({data.frames}) must equal model.frames_per_clip ({model.frames_per_clip})")
+        if obj.masking not in MASKINGS:
+            raise BadOptionError(f"recipe objective.masking: {obj.masking!r} is unknown; use one of {', '.join(MASKINGS)}")
+        time_steps = model.frames_per_clip // model.tubelet_size
+        if obj.masking == "future" and not 0 < obj.future_context_steps < time_steps:
+            raise BadOptionError(f"recipe objective.future_context_steps: {obj.future_context_steps} must be in 1..{time_steps - 1}")
+        _positive(obj, "objective", ("short_blocks", "long_blocks"))
+        for name in ("short_scale", "long_scale"):
+            if not 0 < getattr(obj, name) < 1:
+                raise BadOptionError(f"recipe objective.{name}: {getattr(obj, name)}; give the fraction of the frame each block covers, in (0, 1)")
+        if len(obj.aspect_ratio) != 2 or not 0 < obj.aspect_ratio[0] <= obj.aspect_ratio[1]:
+            raise BadOptionError(f"recipe objective.aspect_ratio: {list(obj.aspect_ratio)}; give [min, max] with 0 < min <= max")
+        if obj.regularizer_weight < 0:
+            raise BadOptionError(f"recipe objective.regularizer_weight: {obj.regularizer_weight}; give 0 (off) or a positive weight")
+        if not 0 <= obj.ema_start <= obj.ema_end <= 1:
+            raise BadOptionError(f"recipe objective.ema_start / ema_end: {obj.ema_start} / {obj.ema_end}; need 0 <= ema_start <= ema_end <= 1")
+        _positive(opt, "optimization", ("steps", "batch_size", "lr", "threads", "log_every", "monitor_every", "checkpoint_every"))
+        if opt.batch_size < 2:
+            raise BadOptionError(f"recipe optimization.batch_size: {opt.batch_size}; give at least 2 (the regulariser and masks need a batch)")
+        if not 0 <= opt.min_lr <= opt.lr:
+            raise BadOptionError(f"recipe optimization.min_lr: {opt.min_lr}; need 0 <= min_lr <= lr ({opt.lr})")
+        for name in ("warmup_steps", "weight_decay", "grad_clip"):
+            if getattr(opt, name) < 0:
+                raise BadOptionError(f"recipe optimization.{name}: {getattr(opt, name)}; give 0 (off) or a positive value")
+
+
+def _positive(section: Any, section_name: str, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(section, name)
+        if value <= 0:
+            raise BadOptionError(f"recipe {section_name}.{name}: {value}; give a positive value")
 
 
 def load_recipe(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> TrainRecipe:
@@ -150,9 +180,30 @@ def _update(section: Any, values: dict[str, Any], where: str) -> None:
     for key, value in values.items():
         if key not in names:
             raise BadOptionError(f"{where}: unknown key {key!r}; known keys: {', '.join(names)}")
-        current = getattr(section, key)
-        if isinstance(current, tuple):
-            value = tuple(value)
-        elif isinstance(current, float):
-            value = float(value)
-        setattr(section, key, value)
+        setattr(section, key, _typed(getattr(section, key), value, f"{where} {key}"))
+
+
+def _typed(current: Any, value: Any, where: str) -> Any:
+    """``value`` converted to the type of the field's default, or a one-line error naming the key."""
+    def is_number(x: Any) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    if isinstance(current, tuple):
+        if not isinstance(value, (list, tuple)) or len(value) != len(current) or not all(is_number(v) for v in value):
+            raise BadOptionError(f"{where}: {value!r}; give a list of {len(current)} numbers, e.g. {list(current)}")
+        return tuple(float(v) for v in value)
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise BadOptionError(f"{where}: {value!r}; give true or false")
+        return value
+    if isinstance(current, int):
+        if not (isinstance(value, int) and not isinstance(value, bool)) and not (isinstance(value, float) and value.is_integer()):
+            raise BadOptionError(f"{where}: {value!r}; give a whole number, e.g. {current}")
+        return int(value)
+    if isinstance(current, float):
+        if not is_number(value):
+            raise BadOptionError(f"{where}: {value!r}; give a number, e.g. {current}")
+        return float(value)
+    if isinstance(current, str) and not isinstance(value, str):
+        raise BadOptionError(f"{where}: {value!r}; give a string, e.g. {current!r}")
+    return value

@@ -42,6 +42,7 @@ def ship_model(
     source = Path(model_dir) / "model.safetensors"
     if not source.exists():
         raise BadOptionError(f"{model_dir}: no model.safetensors; train first with probekit train")
+    check_architecture_ships(model_dir)
     if source.stat().st_size > MAX_SHIPPED_BYTES:
         raise BadOptionError(f"{source}: {source.stat().st_size / 2**20:.1f} MiB exceeds the 20 MiB limit for shipped weights")
     evaluation_json, evaluation_md = _evaluation_files(evaluation, source) if evaluation is not None else (None, "")
@@ -59,6 +60,21 @@ def ship_model(
         summary["setup"]["weights"] = target.name
         _copy_atomic((json.dumps(summary, indent=1) + "\n").encode("utf-8"), target.with_suffix(".eval.json"))
     return target
+
+
+def check_architecture_ships(model_dir: str | os.PathLike) -> None:
+    """Raise :class:`BadOptionError` unless the model folder holds the ``tiny-vjepa2`` architecture.
+
+    Only that architecture can become ``tiny-vjepa2``'s default weights; a folder without a
+    ``config.json`` is taken to be of it (loading checks the tensors strictly).
+    """
+    from probekit.encoders.tiny import architecture_beside, differs_from_tiny
+
+    config = architecture_beside(Path(model_dir) / "model.safetensors")
+    differences = differs_from_tiny(config) if config is not None else []
+    if differences:
+        raise BadOptionError(f"{model_dir}: not the tiny-vjepa2 architecture ({'; '.join(differences)}); only that one ships as "
+                             f"tiny-vjepa2's default; compare it with probekit evaluate --weights {model_dir}, extract it with --encoder hf:{model_dir}")
 
 
 def _copy_atomic(data: bytes, target: Path) -> None:
