@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from probekit.encoders.tiny import TINY_VJEPA2_WEIGHTS
-from probekit.training.evaluate import RANDOM, TRAINED
-from probekit.training.reproduction import comparison_verdict, reproduction_failures, scores_outside
+from probekit.training.evaluate import RANDOM, TRAINED, comparison_verdict
+from probekit.training.reproduction import reproduction_failures, scores_outside
 
 SHIPPED = json.loads(TINY_VJEPA2_WEIGHTS.with_suffix(".eval.json").read_text())
 RERUN = json.loads((Path(__file__).parent / "data" / "tiny-vjepa2.rerun.eval.json").read_text())

@@ -223,6 +223,13 @@ def test_training_refuses_worlds_whose_clip_length_is_not_the_models(tiny_worlds
     with pytest.raises(BadOptionError, match="frames_per_clip is 8"):
         train(recipe, tmp_path / "run", progress=False)
 
+    one_clip = tmp_path / "one.h5"
+    with atomic_h5(one_clip, "world") as f:
+        f["video/rgb"] = np.zeros((1, 4, 32, 32, 3), dtype=np.uint8)
+    recipe = tiny_recipe(tiny_worlds[0], one_clip)
+    with pytest.raises(BadOptionError, match=r"data.monitor_path .*1 clip\(s\); give a world file with at least 2"):
+        train(recipe, tmp_path / "run1", progress=False)
+
 
 def test_cli_train_bad_recipe_exits_2(run_cli, tmp_path):
     result = run_cli("train", tmp_path / "missing.toml", "--out", tmp_path / "out")

@@ -32,13 +32,10 @@ def train(
         overrides["data.monitor_path"] = str(monitor_data)
     loaded = load_recipe(recipe, overrides)
     if ship:
-        from probekit.encoders.tiny import differs_from_tiny
-        from probekit.errors import BadOptionError
+        from probekit.encoders.tiny import require_tiny_architecture
         from probekit.training.loop import model_config
 
-        differences = differs_from_tiny(model_config(loaded.model))
-        if differences:
-            raise BadOptionError(f"--ship: the recipe's [model] is not the tiny-vjepa2 architecture ({'; '.join(differences)}); drop --ship")
+        require_tiny_architecture(model_config(loaded.model), "--ship: the recipe's [model]", "drop --ship")
     result = run_training(loaded, out, resume=resume, overwrite=overwrite, stop_after=stop_after)
     if result is None:
         typer.echo(f"stopped with a checkpoint in {out}; continue with --resume")

@@ -104,6 +104,17 @@ def differs_from_tiny(config: Any) -> list[str]:
             for key in fields if getattr(config, key, None) != getattr(tiny, key)]
 
 
+def require_tiny_architecture(config: Any, what: str, fix: str) -> None:
+    """Raise :class:`BadOptionError` naming ``what`` and ``fix`` unless ``config`` is tiny-vjepa2's architecture.
+
+    Only that architecture can become ``tiny-vjepa2``'s default weights.
+    """
+    differences = differs_from_tiny(config)
+    if differences:
+        raise BadOptionError(f"{what}: not the tiny-vjepa2 architecture ({'; '.join(differences)}); only that one ships as "
+                             f"tiny-vjepa2's default; {fix}")
+
+
 def create_tiny_vjepa2(
     name: str = "tiny-vjepa2", init: str = "pretrained", *, seed: int = 0, weights_path: str | Path | None = None, **_: Any
 ) -> Encoder:

@@ -184,6 +184,16 @@ def evaluate_reference(
     return ReferenceEvaluation(out, summary, report_path)
 
 
+def comparison_verdict(comparison: dict[str, Any]) -> str:
+    """``better``, ``worse`` or ``no difference``: where a paired 95% interval (``a - b``) lies against zero.
+
+    ``higher_is_better`` False (errors such as ``geodesic_deg``) turns the direction round.
+    """
+    sign = 1.0 if comparison["higher_is_better"] else -1.0
+    low, high = sorted((sign * comparison["ci_low"], sign * comparison["ci_high"]))
+    return "better" if low > 0 else "worse" if high < 0 else "no difference"
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.partial")
     tmp.write_text(text, encoding="utf-8")
@@ -263,8 +273,7 @@ def summarize(run: Any, ranks: dict[str, float], roles: dict[str, str], **setup:
             goal.append({"target": target, "readout": readout, "met": False, "why": "not probed"})
             continue
         c = match[0]
-        better = c["ci_low"] > 0 if c["higher_is_better"] else c["ci_high"] < 0
-        goal.append({"target": target, "readout": readout, "met": bool(better), "delta": c["delta"], "ci_low": c["ci_low"],
+        goal.append({"target": target, "readout": readout, "met": comparison_verdict(c) == "better", "delta": c["delta"], "ci_low": c["ci_low"],
                      "ci_high": c["ci_high"], "metric": c["metric"], "a": c["a_selected"], "b": c["b_selected"]})
     return {
         "setup": {k: str(v) if isinstance(v, Path) else v for k, v in setup.items()},

@@ -57,10 +57,21 @@ def video_processor(section: ModelSection) -> VJEPA2VideoProcessor:
     return processor
 
 
-def load_videos(path: str | Path, processor: VJEPA2VideoProcessor, limit: int | None = None) -> torch.Tensor:
-    """Read a world file's videos and preprocess them once: (N, T, C, H, W) float16."""
+def load_videos(
+    path: str | Path, processor: VJEPA2VideoProcessor, limit: int | None = None, *, frames: int | None = None, what: str = "data.path"
+) -> torch.Tensor:
+    """Read a world file's videos and preprocess them once: (N, T, C, H, W) float16.
+
+    ``frames``, when given, is the clip length the model needs; a file of other clips, or of fewer
+    than 2 clips, is refused (naming the recipe key ``what``) before anything is preprocessed.
+    """
     with open_checked(path, "world") as f:
         rgb = f["video/rgb"]
+        if frames is not None and rgb.shape[1] != frames:
+            raise BadOptionError(f"recipe {what} {path}: clips of {rgb.shape[1]} frames, but model.frames_per_clip is "
+                                 f"{frames}; generate worlds with --frames {frames}")
+        if rgb.shape[0] < 2:
+            raise BadOptionError(f"recipe {what} {path}: {rgb.shape[0]} clip(s); give a world file with at least 2")
         n = rgb.shape[0] if limit is None else min(limit, rgb.shape[0])
         chunks = []
         for start in range(0, n, 64):
@@ -180,14 +191,9 @@ def train(
 
     processor = video_processor(recipe.model)
     ensure_worlds(recipe)
-    videos = load_videos(recipe.data.path, processor)
-    monitor = load_videos(recipe.data.monitor_path, processor, limit=recipe.data.monitor_clips)
-    for what, path, tensor in (("data.path", recipe.data.path, videos), ("data.monitor_path", recipe.data.monitor_path, monitor)):
-        if tensor.shape[1] != recipe.model.frames_per_clip:
-            raise BadOptionError(f"recipe {what} {path}: clips of {tensor.shape[1]} frames, but model.frames_per_clip is "
-                                 f"{recipe.model.frames_per_clip}; generate worlds with --frames {recipe.model.frames_per_clip}")
-        if len(tensor) < 2:
-            raise BadOptionError(f"recipe {what} {path}: {len(tensor)} clip(s); give a world file with at least 2")
+    frames = recipe.model.frames_per_clip
+    videos = load_videos(recipe.data.path, processor, frames=frames)
+    monitor = load_videos(recipe.data.monitor_path, processor, limit=recipe.data.monitor_clips, frames=frames, what="data.monitor_path")
 
     step = 0
     log_path = out_dir / LOG_NAME

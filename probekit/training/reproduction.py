@@ -17,14 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from probekit.training.evaluate import GOAL_PAIRS, RANDOM, TRAINED
-
-
-def comparison_verdict(comparison: dict[str, Any]) -> str:
-    """``better``, ``worse`` or ``no difference``: where the paired 95% interval lies against zero."""
-    sign = 1.0 if comparison["higher_is_better"] else -1.0
-    low, high = sorted((sign * comparison["ci_low"], sign * comparison["ci_high"]))
-    return "better" if low > 0 else "worse" if high < 0 else "no difference"
+from probekit.training.evaluate import GOAL_PAIRS, RANDOM, TRAINED, comparison_verdict
 
 
 def _slot0(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

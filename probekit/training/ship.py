@@ -68,13 +68,12 @@ def check_architecture_ships(model_dir: str | os.PathLike) -> None:
     Only that architecture can become ``tiny-vjepa2``'s default weights; a folder without a
     ``config.json`` is taken to be of it (loading checks the tensors strictly).
     """
-    from probekit.encoders.tiny import architecture_beside, differs_from_tiny
+    from probekit.encoders.tiny import architecture_beside, require_tiny_architecture
 
     config = architecture_beside(Path(model_dir) / "model.safetensors")
-    differences = differs_from_tiny(config) if config is not None else []
-    if differences:
-        raise BadOptionError(f"{model_dir}: not the tiny-vjepa2 architecture ({'; '.join(differences)}); only that one ships as "
-                             f"tiny-vjepa2's default; compare it with probekit evaluate --weights {model_dir}, extract it with --encoder hf:{model_dir}")
+    if config is not None:
+        require_tiny_architecture(config, str(model_dir),
+                                  f"compare it with probekit evaluate --weights {model_dir}, extract it with --encoder hf:{model_dir}")
 
 
 def _copy_atomic(data: bytes, target: Path) -> None:
