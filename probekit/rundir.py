@@ -72,6 +72,22 @@ class Run:
         """Stages this run holds (``manifest["stages"]``)."""
         return [str(s) for s in self.manifest.get("stages", ["probe"])]
 
+    def table(self, stage: str) -> pd.DataFrame:
+        """The tidy table a stage added to this run (``tables/<stage>.parquet``).
+
+        Raises
+        ------
+        FileFormatError
+            The stage did not run (or wrote no table).
+        """
+        from probekit.formats.run import read_stage_table
+
+        if stage not in self.stages:
+            skips = self.manifest.get("stage_skips", {}) or {}
+            why = f" (skipped: {skips[stage]})" if stage in skips else ""
+            raise FileFormatError(f"{self.path}: the {stage} stage did not run{why}; run `probekit probe --stages {stage}`")
+        return read_stage_table(self.path, stage)
+
     def input(self, store: str) -> dict[str, Any]:
         """The manifest's input entry of one store label (empty dict if unknown)."""
         for entry in self.manifest.get("inputs", []):

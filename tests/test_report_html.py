@@ -8,10 +8,12 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from planted_run import CHOSEN, EXPECTED, make_planted_run
 
 from probekit.errors import BadOptionError, FileFormatError
+from probekit.formats.run import write_stage_table
 from probekit.report.build import write_report
 from probekit.report.diagnosis import fmt
 from probekit.rundir import load_run
@@ -96,7 +98,7 @@ def test_report_is_self_contained_and_has_one_figure_per_planned_plot(planted_re
     targets = results[own & results["score"].notna()][["target", "slot"]].drop_duplicates()
     # summary + one curve per target + heatmap + selectivity + UMAP (the planted store is on disk)
     assert page.figures == 1 + len(targets) + 1 + 1 + 1
-    assert "This run has no metrics stage" in text and "This run has no surprise stage" in text
+    assert not any(f'id="{key}"' in text for key in ("metrics", "attribution", "surprise"))  # only stages that ran
     assert "planted-signal reference encoder" in text  # weights said plainly
     assert not list(out.parent.glob(".*.partial"))
 
@@ -112,12 +114,12 @@ def test_strings_from_data_are_escaped_and_later_stages_appear_when_present(tmp_
     manifest["suite"]["name"] = evil
     manifest["inputs"][1]["label"] = evil
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
-    (run_dir / "metrics.csv").write_text(f"metric,layer,score\nslot_binding,2,0.61\n{evil},3,0.1\n")
+    write_stage_table(run_dir, "metrics", pd.DataFrame({"metric": ["slot_binding", evil], "layer": [2, 3], "score": [0.61, 0.1]}))
     out = write_report(run_dir, tmp_path / "r.html")
     text = out.read_text(encoding="utf-8")
     assert "<script" not in text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in text
-    assert "slot_binding" in text and "This run has no metrics stage" not in text
+    assert "slot_binding" in text and 'id="metrics"' in text
     assert "No UMAP: none of the run&#39;s latent stores is on disk" in text
     page = _parse(out)
     assert page.figures == 1 + 5 + 1 + 1  # no UMAP without the store

@@ -23,6 +23,7 @@ def probe(
     attentive_layers: Optional[str] = typer.Option(None, "--attentive-layers", help="Layers for the attentive probe: all, last or a comma list."),
     mlp_layers: Optional[str] = typer.Option(None, "--mlp-layers", help="Layers for the MLP probe: all, last or a comma list."),
     n_boot: Optional[int] = typer.Option(None, "--n-boot", help="Bootstrap replicates for intervals."),
+    stages: Optional[str] = typer.Option(None, "--stages", help="Comma list of stages to run after the probes (default: the suite's)."),
     threads: int = typer.Option(1, "--threads", help="BLAS/torch threads while fitting (1 is fastest for small stores)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
 ) -> None:
@@ -44,6 +45,6 @@ def probe(
         raise BadOptionError(f"--folds {folds}: need at least 2 folds")
     log = None if quiet else (lambda line: typer.echo(line, err=True))
     table = run_probe(
-        stores, out, suite=suite, readouts=_split(readouts), targets=_split(targets), folds=folds, seed=seed, layers=layers, n_boot=n_boot, threads=threads, log=log
+        stores, out, suite=suite, readouts=_split(readouts), targets=_split(targets), folds=folds, seed=seed, layers=layers, n_boot=n_boot, threads=threads, stages=_split(stages), log=log
     )
     typer.echo(f"wrote {out} ({len(table)} result rows)")

@@ -12,7 +12,7 @@ from probekit.errors import BadOptionError
 from probekit.evaluation.cache import ProbeCache
 from probekit.evaluation.inputs import open_inputs
 from probekit.evaluation.rundir import base_manifest, write_manifest, write_tables
-from probekit.evaluation.suite import load_suite
+from probekit.evaluation.suite import check_stages, load_suite
 from probekit.evaluation.sweep import Sweep
 from probekit.evaluation.targets import get_target
 from probekit.probes.registry import get_readout
@@ -30,6 +30,7 @@ def run_probe(
     layers: dict[str, object] | None = None,
     n_boot: int | None = None,
     threads: int = 1,
+    stages: list[str] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Probe one or more latent stores and write a run directory.
@@ -46,6 +47,8 @@ def run_probe(
         Override the suite's values.
     layers
         Per readout, the layers it runs on (``"all"``, ``"last"`` or a list).
+    stages
+        Stages to run after the probes (override the suite's ``stages``; ``probe`` always runs).
     threads
         BLAS and torch threads while fitting (1 is fastest for many small fits on a shared
         machine; raise it for large stores on an idle machine).
@@ -73,6 +76,8 @@ def run_probe(
         parsed.seed = int(seed)
     if n_boot is not None:
         parsed.n_boot = int(n_boot)
+    if stages is not None:
+        parsed.stages = check_stages(list(stages), "--stages")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BadOptionError(f"--out {out}: is a file; give a folder for the run directory")
@@ -94,7 +99,40 @@ def run_probe(
     finally:
         torch.set_num_threads(previous)
     table = write_tables(out, result.rows, result.selection, result.comparisons)
-    write_manifest(out, {**manifest, "skipped": result.skipped}, complete=True)
+    ran, stage_skips = run_stages(parsed, inputs, out, table, log)
+    write_manifest(out, {**manifest, "skipped": result.skipped, "stages": ran, "stage_skips": stage_skips}, complete=True)
     for item in inputs:
         item.store.close()
     return table
+
+
+def run_stages(suite, inputs, out: Path, probe_results: pd.DataFrame, log) -> tuple[list[str], dict[str, str]]:
+    """Run the suite's stages after the probes; return the stages that wrote a table and the skips.
+
+    Each stage writes ``tables/<name>.parquet``; a stage that raises
+    :class:`probekit.stages.StageSkipped` is recorded with its reason instead.
+    """
+    from probekit.formats.run import write_stage_table
+    from probekit.stages import PROBE_STAGE, StageContext, StageSkipped, get_stage
+
+    ran, skips = [PROBE_STAGE], {}
+    for name in suite.stages:
+        if name == PROBE_STAGE or name in ran:
+            continue
+        stage = get_stage(name)
+        context = StageContext(
+            inputs=inputs, out=out, seed=suite.seed, folds=suite.folds, params=dict(suite.stage_params.get(name, {})),
+            probe_results=probe_results, log=log or (lambda line: None),
+        )
+        if log:
+            log(f"stage {name}: {stage.title}")
+        try:
+            table = stage.run(context)
+        except StageSkipped as exc:
+            skips[name] = " ".join(str(exc).split())
+            if log:
+                log(f"stage {name} skipped: {skips[name]}")
+            continue
+        write_stage_table(out, name, table)
+        ran.append(name)
+    return ran, skips

@@ -31,6 +31,8 @@ class Suite:
     ceiling_readouts: list[str] = field(default_factory=lambda: ["linear"])
     control_task_binary: bool = True
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stages: list[str] = field(default_factory=lambda: ["probe"])
+    stage_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -68,13 +70,29 @@ def load_suite(name_or_path: str | os.PathLike | None) -> Suite:
         ceiling_readouts=list(head.get("ceiling", {}).get("readouts", ["linear"])),
         control_task_binary=bool(head.get("control_task_binary", True)),
         params={k: dict(v) for k, v in raw.get("readouts", {}).items()},
+        stages=list(head.get("stages", ["probe"])),
+        stage_params={k: dict(v) for k, v in raw.get("stages", {}).items()},
         raw=raw,
     )
     for name in suite.targets:
         get_target(name)
     for name in suite.readouts + suite.ceiling_readouts:
         get_readout(name)
+    check_stages(suite.stages, f"--suite {path}")
     for name in suite.controls:
         if name not in CONTROLS:
             raise BadOptionError(f"--suite {path}: unknown control {name!r}; valid controls: {', '.join(CONTROLS)}")
     return suite
+
+
+def check_stages(names: list[str], where: str) -> list[str]:
+    """Check stage names against the registry; ``probe`` may be left out but is always run first."""
+    from probekit.stages import get_stage, PROBE_STAGE
+
+    for name in names:
+        if name != PROBE_STAGE:
+            try:
+                get_stage(name)
+            except BadOptionError as exc:
+                raise BadOptionError(f"{where}: {exc}") from None
+    return names

@@ -6,7 +6,7 @@ import contextlib
 import datetime as _dt
 import json
 import os
-from dataclasses import dataclass, field
+
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,9 @@ from probekit.report.diagnosis import (
     sentence,
     target_name,
 )
+from probekit.report.sections import Figure, Section, render_figure, stage_sections
 from probekit.rundir import STORE_CONTROLS, Run, load_run
 
-#: Later stages a run may hold, in report order: manifest stage name -> section title.
-LATER_STAGES = {
-    "metrics": "Structure metrics (slot binding, disentanglement, invariance)",
-    "attribution": "Attribution maps",
-    "surprise": "Surprise (violation of expectation)",
-}
 #: Short metric names for the headline.
 METRIC_SHORT = {"r2": "R²", "balanced_accuracy": "bal. acc.", "auroc": "AUROC", "accuracy": "acc.", "geodesic_deg": "deg", "mae": "MAE"}
 #: How the plain statement of weights reads, per ``weights`` value.
@@ -45,38 +40,11 @@ WEIGHT_WORDS = {
 }
 
 
-@dataclass
-class Figure:
-    """One inlined figure of the report."""
-
-    kind: str
-    title: str
-    uri: str
-    caption: str
-    alt: str
-
-
-@dataclass
-class Section:
-    """A report section: figures and/or tables, or one line saying why it is absent."""
-
-    key: str
-    title: str
-    figures: list[Figure] = field(default_factory=list)
-    absent: str = ""
-    intro: str = ""
-    table: pd.DataFrame | None = None
-
-
 def _weights_text(weights: str) -> str:
     return WEIGHT_WORDS.get(weights, weights)
 
 
-def _render_figure(fig, kind: str, title: str, caption: str, fmt_: str = "svg") -> Figure:
-    from probekit.report.embed import figure_data_uri
-
-    uri = figure_data_uri(fig, fmt_)
-    return Figure(kind=kind, title=title, uri=uri, caption=caption, alt=f"{title}. {caption}")
+_render_figure = render_figure
 
 
 def _diagnosis_table(diagnoses: list[TargetDiagnosis]) -> pd.DataFrame:
@@ -186,22 +154,6 @@ def _umap_colours(store, chosen: TargetDiagnosis | None, n_clips: int, steps: in
     clips = store.clips()
     scenario = clips["scenario"].to_numpy() if "scenario" in clips else np.array(["all"] * n_clips)
     return np.repeat(scenario, steps), "scenario", True
-
-
-def _later_stage_sections(run: Run) -> list[Section]:
-    sections = []
-    for stage, title in LATER_STAGES.items():
-        section = Section(stage, title)
-        table_path = run.path / f"{stage}.csv"
-        if stage not in run.stages:
-            section.absent = f"This run has no {stage} stage, so this section is left out."
-        elif table_path.is_file():
-            section.table = pd.read_csv(table_path)
-            section.intro = f"From {table_path.name} ({len(section.table)} rows)."
-        else:
-            section.absent = f"The manifest lists a {stage} stage but the run directory has no {table_path.name}."
-        sections.append(section)
-    return sections
 
 
 def _store_provenance(run: Run) -> list[dict[str, Any]]:
@@ -351,7 +303,7 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
         "diagnosis_table": _diagnosis_table(scored),
         "skipped": [(d.store, d.name, d.reason) for d in skipped],
         "sections": [overview, curves, heatmap, select, scenarios, comparisons, umap_section],
-        "later_sections": _later_stage_sections(run),
+        "later_sections": stage_sections(run),
         "provenance": _store_provenance(run),
         "suite_json": json.dumps(manifest.get("suite", {}), indent=2, sort_keys=True, default=str),
         "versions": manifest.get("versions", {}),
