@@ -12,7 +12,6 @@ import pytest
 from probekit.errors import BadOptionError
 from probekit.evaluation import run_probe
 from probekit.evaluation.inputs import open_inputs
-from probekit.report.build import write_report
 from probekit.rundir import load_run
 from probekit.stages import StageContext, get_stage, stage_names
 from probekit.store import write_store
@@ -199,9 +198,19 @@ def test_bad_parameters_are_refused(planted):
         _stage_table([encoder], {"dci_method": "forest"})
     with pytest.raises(BadOptionError, match="unknown key 'nboot'"):
         _stage_table([encoder], {"nboot": 3})
+    with pytest.raises(BadOptionError, match="parts"):
+        _stage_table([encoder], {"parts": ["everything"]})
+
+
+def test_parts_choose_the_measurements(planted):
+    _, encoder, _ = planted
+    table = _stage_table([encoder], {"parts": ["similarity"], "layers": "last"})
+    assert set(table["metric"]) == {"cka_linear", "cka_debiased"} and set(table["layer"]) == {1}
 
 
 def test_probe_run_writes_the_table_and_the_report_section(planted, tmp_path):
+    from probekit.report.sections import stage_sections
+
     _, encoder, pixels = planted
     suite = tmp_path / "suite.toml"
     suite.write_text(SUITE)
@@ -211,8 +220,41 @@ def test_probe_run_writes_the_table_and_the_report_section(planted, tmp_path):
     table = run.table("structure")
     assert {"twin_distance", "sensitivity_ratio", "sensitivity_vs_pixels", "equivariance_r2", "dci_disentanglement",
             "mig", "cka_linear", "cka_debiased"} <= set(table["metric"])
-    html = write_report(tmp_path / "run", tmp_path / "report.html").read_text(encoding="utf-8")
-    assert 'id="structure"' in html
-    for kind in ("invariance", "equivariance", "disentanglement", "cka"):
-        assert f'data-kind="{kind}"' in html
-    assert "Over-invariance evidence" in html and "S/S_pixels" in html
+    section = next(s for s in stage_sections(run) if s.key == "structure")
+    assert [f.kind for f in section.figures] == ["invariance", "equivariance", "disentanglement", "cka"]
+    assert all(f.uri.startswith("data:image/svg") for f in section.figures)
+    assert "Over-invariance evidence" in section.intro
+    # the S table: one row per (store, layer, physics factor), nuisance factors as columns
+    assert {"color: S", "color: S/S_pixels", "texture: S"} <= set(section.table.columns)
+    assert set(section.table["physics factor"]) == set(PHYSICS)
+
+
+@pytest.mark.slow
+def test_real_world_file_with_twins_end_to_end(tmp_path, run_cli):
+    """probekit generate --counterfactuals -> extract tiny-vjepa2 and pixels -> probe --stages structure -> report."""
+    world, run_dir = tmp_path / "w.h5", tmp_path / "run"
+    assert run_cli("generate", "--out", str(world), "--clips", "8", "--frames", "8", "--size", "32",
+                   "--counterfactuals", "--seed", "3").returncode == 0
+    stores = []
+    for name, encoder in (("tiny", "tiny-vjepa2"), ("pixels", "pixels")):
+        out = tmp_path / f"{name}.h5"
+        result = run_cli("extract", "--data", str(world), "--out", str(out), "--encoder", encoder, "--layers", "all",
+                         "--pool", "mean,time,object", "--dtype", "float32", "--device", "cpu", "--no-progress")
+        assert result.returncode == 0, result.stderr
+        stores.append(str(out))
+    suite = tmp_path / "suite.toml"
+    suite.write_text(SUITE.replace("n_boot = 200", "n_boot = 100\nlayers = \"last\""))
+    result = run_cli("probe", *stores, "--out", str(run_dir), "--suite", str(suite), "--stages", "structure")
+    assert result.returncode == 0, result.stderr
+    table = load_run(run_dir).table("structure")
+    pairs = table[(table["metric"] == "twin_distance") & (table["pooling"] == "token_mean")]
+    assert set(pairs["factor"]) <= {"color", "texture", "light", "camera", "mass", "velocity", "gravity"}
+    assert len(set(pairs["factor"]) & {"color", "texture", "light", "camera"}) >= 2
+    # every nuisance twin differs in its pixels, so its pixel distance is positive
+    nuisance = pairs[(pairs["store"] == "pixels:none") & pairs["factor"].isin(["color", "texture", "light", "camera"])]
+    assert (nuisance["value"] > 0).all()
+    assert table.loc[table["metric"] == "cka_linear", "versus"].nunique() == 2  # between layers and between stores
+    report = tmp_path / "report.html"
+    assert run_cli("report", str(run_dir), "--out", str(report)).returncode == 0
+    html = report.read_text(encoding="utf-8")
+    assert 'id="structure"' in html and 'data-kind="cka"' in html

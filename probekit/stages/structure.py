@@ -9,7 +9,9 @@ reads the stores and lays the numbers out.
 Parameters (``[stages.structure]`` of a suite): ``layers`` (``"all"``, ``"last"`` or a list of
 indices; default all), ``dci_method`` (``"lasso"`` or ``"gbt"``), ``n_boot`` (1000),
 ``pixel_floor`` (0.01: a physics factor whose pixel distance is below this fraction of the
-nuisance factor's is n/a), ``rotation_seed`` (the run seed by default).
+nuisance factor's is n/a), ``rotation_seed`` (the run seed by default), ``parts`` (which
+measurements to make: any of ``invariance`` (with equivariance), ``disentanglement``,
+``similarity``; all by default).
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ FACTORS = {
     "shape": ("clip/shape", "slot0", True),
     "colour": ("clip/color", "hue", True),
 }
+#: Measurements of the stage (``parts`` parameter).
+PARTS = ("invariance", "disentanglement", "similarity")
 #: Hue sectors of the colour factor.
 HUE_SECTORS = 6
 
@@ -67,14 +71,19 @@ class StructureParams:
     n_boot: int = 1000
     pixel_floor: float = 0.01
     rotation_seed: int = 0
+    parts: tuple[str, ...] = PARTS
 
     @classmethod
     def parse(cls, params: dict[str, Any], seed: int) -> "StructureParams":
-        known = {"layers", "dci_method", "n_boot", "pixel_floor", "rotation_seed"}
+        known = {"layers", "dci_method", "n_boot", "pixel_floor", "rotation_seed", "parts"}
         unknown = sorted(set(params) - known)
         if unknown:
             raise BadOptionError(f"[stages.structure]: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(known))}")
         out = cls(rotation_seed=seed, **params)
+        out.parts = tuple(out.parts)
+        unknown_parts = sorted(set(out.parts) - set(PARTS))
+        if unknown_parts or not out.parts:
+            raise BadOptionError(f"[stages.structure] parts = {list(out.parts)}; use some of {', '.join(PARTS)}")
         if out.dci_method not in DCI_METHODS:
             raise BadOptionError(f"[stages.structure] dci_method = {out.dci_method!r}; use one of {', '.join(DCI_METHODS)}")
         if int(out.n_boot) < 10:
@@ -347,44 +356,50 @@ def _cka_rows(inputs, params: StructureParams) -> list[dict]:
 
 
 # -- the stage --------------------------------------------------------------------------------
+def _invariance_part(context: StageContext, clips: pd.DataFrame, params: StructureParams, notes: list[str]) -> list[dict]:
+    has_twins = {"kind", "counterfactual_factor", "family_id"} <= set(clips)
+    pairs = twin_pairs(clips) if has_twins else None
+    if pairs is None or len(pairs) == 0:
+        notes.append("no counterfactual twins in the stores (generate worlds with --counterfactuals)")
+        return []
+    originals = np.flatnonzero(clips["kind"].to_numpy() == "original")
+    context.log(f"structure: invariance on {len(pairs)} twin pairs")
+    return _invariance_rows(context.inputs, pairs, originals, params, context.seed, context.folds)
+
+
+def _disentanglement_part(context: StageContext, clips: pd.DataFrame, params: StructureParams, notes: list[str]) -> list[dict]:
+    kinds = clips["kind"].to_numpy() if "kind" in clips else np.array(["original"] * len(clips))
+    scored = np.flatnonzero(np.isin(kinds, ("original", "counterfactual")))
+    factors, missing = clip_factors(context.inputs[0].labels, scored)
+    groups = pd.Series(clips["family_id"].to_numpy()[scored], index=scored)
+    if not factors or groups.nunique() < 4:
+        notes.append("no clip-level factors over at least 4 families (DCI and MIG need the world file's labels)")
+        return []
+    rows = []
+    for item in context.inputs:
+        rows += [_row(item.label, "dci_disentanglement", factor=name, note=f"n/a: {reason}") for name, reason in missing.items()]
+        for layer in params.layers_of(item.store.layers):
+            if "mean" in item.store.feature_kinds(layer):
+                context.log(f"structure: DCI and MIG of {item.label} layer {layer}")
+                rows += _disentanglement_rows(item, layer, factors, groups, params, context.seed, context.folds)
+    return rows
+
+
 def run(context: StageContext) -> pd.DataFrame:
     """The structure table of a run (see the module docstring)."""
     params = StructureParams.parse(dict(context.params), context.seed)
     if not context.inputs:
         raise StageSkipped("no stores")
-    reference = context.inputs[0]
-    clips = clip_table(reference.store)
+    clips = clip_table(context.inputs[0].store)
     rows: list[dict] = []
     notes: list[str] = []
-
-    has_twins = {"kind", "counterfactual_factor", "family_id"} <= set(clips)
-    pairs = twin_pairs(clips) if has_twins else None
-    if pairs is None or len(pairs) == 0:
-        notes.append("no counterfactual twins in the stores (generate worlds with --counterfactuals)")
-    else:
-        originals = np.flatnonzero(clips["kind"].to_numpy() == "original")
-        context.log(f"structure: invariance on {len(pairs)} twin pairs")
-        rows += _invariance_rows(context.inputs, pairs, originals, params, context.seed, context.folds)
-
-    kinds = clips["kind"].to_numpy() if "kind" in clips else np.array(["original"] * len(clips))
-    scored = np.flatnonzero(np.isin(kinds, ("original", "counterfactual")))
-    factors, missing = clip_factors(reference.labels, scored)
-    groups = pd.Series(clips["family_id"].to_numpy()[scored], index=scored)
-    for item in context.inputs:
-        for name, reason in missing.items():
-            rows.append(_row(item.label, "dci_disentanglement", factor=name, note=f"n/a: {reason}"))
-    if factors and groups.nunique() >= 4:
-        for item in context.inputs:
-            for layer in params.layers_of(item.store.layers):
-                if "mean" not in item.store.feature_kinds(layer):
-                    continue
-                context.log(f"structure: DCI and MIG of {item.label} layer {layer}")
-                rows += _disentanglement_rows(item, layer, factors, groups, params, context.seed, context.folds)
-    else:
-        notes.append("no clip-level factors over at least 4 families (DCI and MIG need the world file's labels)")
-
-    context.log("structure: CKA between layers and stores")
-    rows += _cka_rows(context.inputs, params)
+    if "invariance" in params.parts:
+        rows += _invariance_part(context, clips, params, notes)
+    if "disentanglement" in params.parts:
+        rows += _disentanglement_part(context, clips, params, notes)
+    if "similarity" in params.parts:
+        context.log("structure: CKA between layers and stores")
+        rows += _cka_rows(context.inputs, params)
     if not rows:
         raise StageSkipped("; ".join(notes) or "nothing to measure")
     rows += [_row("", "structure", note=f"n/a: {note}") for note in notes]
