@@ -20,10 +20,12 @@ import colorsys
 from dataclasses import dataclass
 from typing import Any
 
+import h5py
 import numpy as np
 import pandas as pd
 
 from probekit.errors import BadOptionError
+from probekit.h5io import read_strings
 from probekit.metrics.bootstrap import bootstrap_interval
 from probekit.metrics.disentanglement import DCI_METHODS, dci, discretise_factor, mig, random_rotation
 from probekit.metrics.invariance import (
@@ -114,11 +116,7 @@ def _row(store: str, metric: str, value: float = np.nan, **fields: Any) -> dict[
 
 def clip_table(store) -> pd.DataFrame:
     """Every string column of the store's ``clips`` group (kind, counterfactual factor, detail, ...)."""
-    from probekit.h5io import read_strings
-
     group = store.dataset("clips")
-    import h5py
-
     return pd.DataFrame({name: read_strings(group[name]) for name in group
                          if isinstance(group[name], h5py.Dataset) and h5py.check_string_dtype(group[name].dtype) is not None})
 
@@ -200,9 +198,8 @@ def _invariance_rows(inputs, pairs: TwinPairs, originals: np.ndarray, params: St
 
 def _ratio_rows(item, pixels, pairs, p, n, dist, pix, means, replicates, inverse, counts, params, base) -> list[dict]:
     rows = []
-    n_pairs = int((np.isin(pairs.factor, (p, n)) & np.isfinite(dist.per_pair)).sum())
     sel = np.isin(pairs.factor, (p, n)) & np.isfinite(dist.per_pair)
-    families = len(set(pairs.family[sel]))
+    n_pairs, families = int(sel.sum()), len(set(pairs.family[sel]))
     floor_note = ""
     if pix is not None:
         d_pix_p = np.nanmean(pix.per_pair[pairs.factor == p]) if (pairs.factor == p).any() else np.nan

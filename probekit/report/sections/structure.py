@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
-from probekit.report.sections import Figure, Section, register_section, render_figure
+from probekit.report.sections import Section, register_section, render_figure
 
 NUISANCE_STYLES = {"color": "-", "texture": "--", "light": "-.", "camera": ":"}
 
