@@ -211,3 +211,54 @@ def test_attribute_refuses_another_world_file_in_one_line(tiny_run, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "not the world file" in lines[0]
     bad = _cli("attribute", run_dir, "--data", world, "--method", "gradcam")
     assert bad.returncode == 2 and "use one of ig, saliency" in bad.stderr
+
+
+def test_interrupted_attribute_resumes_to_the_same_maps_and_table(tiny_run, tmp_path):
+    import shutil
+
+    import h5py
+
+    from probekit.attribution import AttributeConfig, run_attribute
+    from probekit.formats.atomic import set_write_hook
+    from probekit.rundir import load_run
+
+    world, run_dir = tiny_run
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    for copy in (whole, resumed):
+        shutil.copytree(run_dir, copy)
+        for leftover in ("attribution.h5", "tables/attribution.parquet", "tables/attribution.csv"):
+            (copy / leftover).unlink(missing_ok=True)
+
+    def config(run):
+        return AttributeConfig(run=run, data=world, targets=["velocity"], methods=["saliency"], clips=3, sanity_clips=0,
+                               stores=["pixels:none"] if "pixels:none" in load_run(run_dir).stores else None, n_boot=50)
+
+    run_attribute(config(whole))
+
+    class Crash(RuntimeError):
+        pass
+
+    seen = []
+
+    def crash_at_second_unit(path):
+        if path.parent.name == ".attribution-units":
+            seen.append(path)
+            if len(seen) == 2:
+                raise Crash(str(path))
+
+    previous = set_write_hook(crash_at_second_unit)
+    try:
+        with pytest.raises(Crash):
+            run_attribute(config(resumed))
+    finally:
+        set_write_hook(previous)
+    assert not (resumed / "attribution.h5").exists()  # nothing half-written looks complete
+    assert len(list((resumed / ".attribution-units").glob("*.npz"))) == 1
+    run_attribute(config(resumed))
+    a, b = load_run(whole).table("attribution"), load_run(resumed).table("attribution")
+    assert a.equals(b)
+    with h5py.File(whole / "attribution.h5", "r") as ha, h5py.File(resumed / "attribution.h5", "r") as hb:
+        names = []
+        ha.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+        for name in names:
+            assert np.array_equal(ha[name][()], hb[name][()], equal_nan=True), name

@@ -28,7 +28,7 @@ from probekit.attribution.model import ProbedEncoder, encoder_input, supports
 from probekit.attribution.probes import explained_step, fit_fold_probes
 from probekit.attribution.randomisation import random_probe, randomised_copies
 from probekit.attribution.scores import energy_pointing_game, mask_share, pointing_game, rank_correlation
-from probekit.errors import BadOptionError, FileFormatError
+from probekit.errors import BadOptionError
 from probekit.formats.atomic import atomic_path, exclusive_output
 
 #: File name of the maps inside the run directory.
@@ -204,12 +204,17 @@ def run_attribute(config: AttributeConfig, log: Callable[[str], None] | None = N
 
 def _attribute_store(run, label, path, config, options, suite_params, units, skipped, log):
     from probekit.encoders.base import Geometry
-    from probekit.extraction.align import visible_masks
     from probekit.store import Store
 
     rows, kept = [], []
     with Store(path) as store:
-        encoder = _encoder_for(store, label)
+        try:
+            encoder = _encoder_for(store, label)
+        except BadOptionError as exc:
+            if config.stores:  # named by the user: say why it cannot be explained
+                raise
+            skipped[label] = str(exc)
+            return rows, kept
         if encoder is None:
             skipped[label] = f"encoder {store.attrs.get('encoder')!r} is not differentiable by probekit"
             return rows, kept
@@ -246,7 +251,7 @@ def _attribute_store(run, label, path, config, options, suite_params, units, ski
                             unit_path = units / f"{_unit_key(unit)}.npz"
                             result = _load_unit(unit_path)
                             if result is None:
-                                result = _explain_clip(encoder, geometry, layout, source, store, probes, clip, step, slot, layer,
+                                result = _explain_clip(encoder, geometry, layout, source, probes, clip, step, slot, layer,
                                                        method, config, options, coverage_all, n < config.sanity_clips)
                                 with atomic_path(unit_path) as tmp:
                                     with open(tmp, "wb") as handle:
@@ -271,7 +276,7 @@ def _load_unit(path: Path) -> dict | None:
         return None
 
 
-def _explain_clip(encoder, geometry, layout, source, store, probes, clip, step, slot, layer, method, config, options,
+def _explain_clip(encoder, geometry, layout, source, probes, clip, step, slot, layer, method, config, options,
                   coverage_all, sanity: bool) -> dict:
     from probekit.extraction.align import visible_masks
 
@@ -371,7 +376,7 @@ def _summarise(label, target, slot, layer, method, config, per_clip, attrs) -> l
 def _write_maps(out: Path, kept: list[dict], config: AttributeConfig) -> None:
     import h5py
 
-    from probekit.h5io import set_attr, string_array
+    from probekit.h5io import set_attr
 
     with atomic_path(out) as tmp:
         with h5py.File(tmp, "w") as handle:
