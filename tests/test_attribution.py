@@ -229,9 +229,11 @@ def test_interrupted_attribute_resumes_to_the_same_maps_and_table(tiny_run, tmp_
         for leftover in ("attribution.h5", "tables/attribution.parquet", "tables/attribution.csv"):
             (copy / leftover).unlink(missing_ok=True)
 
+    pixels = [label for label in load_run(run_dir).stores if "pixels" in label]
+
     def config(run):
         return AttributeConfig(run=run, data=world, targets=["velocity"], methods=["saliency"], clips=3, sanity_clips=0,
-                               stores=["pixels:none"] if "pixels:none" in load_run(run_dir).stores else None, n_boot=50)
+                               stores=pixels, n_boot=50)
 
     run_attribute(config(whole))
 
