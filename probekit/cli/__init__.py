@@ -36,7 +36,7 @@ def _root(
 def _register_commands() -> None:
     # Each module defines one function named like its command. Imports of heavy libraries
     # happen inside the command functions so that ``probekit --help`` stays fast.
-    for optional in ("generate", "info", "extract", "merge", "probe", "train", "evaluate", "report", "demo"):
+    for optional in ("generate", "info", "extract", "merge", "probe", "attribute", "train", "evaluate", "report", "demo"):
         try:
             module = __import__(f"probekit.cli.{optional}", fromlist=[optional])
         except ModuleNotFoundError as exc:

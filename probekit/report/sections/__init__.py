@@ -20,7 +20,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from probekit.rundir import Run
 
 #: Modules imported on first use; each registers the section of one stage.
-SECTION_MODULES: tuple[str, ...] = ("probekit.report.sections.structure",)
+SECTION_MODULES: tuple[str, ...] = (
+    "probekit.report.sections.structure",
+    "probekit.report.sections.attribution",
+)
 
 
 @dataclass
