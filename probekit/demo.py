@@ -17,8 +17,6 @@ from typing import Callable
 
 from probekit.errors import BadOptionError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
 #: The planted-signal layers of the demo's reference store (:func:`probekit.testing.write_planted_store`
 #: over the demo's own clips and labels): layer 0 noise; 1 slot 0's camera position, linear in
 #: the pooled vector only; 2 the same through a non-linear code; 3 each object's acceleration in
@@ -68,11 +66,6 @@ class DemoResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _suite_path(name: str) -> str:
-    shipped = REPO_ROOT / "probes" / f"{name}.toml"
-    return str(shipped) if shipped.is_file() else name
-
-
 def run_demo(
     out: str | os.PathLike = "reports/demo",
     *,
@@ -104,7 +97,7 @@ def run_demo(
     """
     from probekit.extraction.run import ExtractConfig, run_extract
     from probekit.report.build import write_report
-    from probekit.store import Store
+    from probekit.formats.store import Store
     from probekit.worlds import generate_world
 
     sizes = sizes or DemoSizes()
@@ -156,7 +149,7 @@ def run_demo(
 
     run_dir = out / "run"
     order = [stores[k] for k in ("planted", "tiny-vjepa2", "tiny-vjepa2-random", "pixels") if k in stores]
-    run_probe(order, run_dir, suite=_suite_path("quick"), targets=list(DEMO_TARGETS),
+    run_probe(order, run_dir, suite="quick", targets=list(DEMO_TARGETS),
               readouts=list(sizes.readouts) if sizes.readouts else None, folds=sizes.folds, seed=seed,
               n_boot=sizes.n_boot, threads=threads, log=lambda line: log(f"  {line}"))
     lap("probe")
@@ -175,13 +168,13 @@ def write_planted_reference(store_path: Path, out: Path, *, seed: int = 0) -> Pa
     """
     import numpy as np
 
-    from probekit.store import Store
+    from probekit.formats.store import TOKEN_FRAMES, Store
     from probekit.testing import write_planted_store
 
     with Store(store_path) as store:
         labels = {name: np.asarray(store.labels(name)) for name in store.label_names}
         clips = {key: list(values) for key, values in store.clips().to_dict("list").items()}
-        token_frames = np.asarray(store.dataset("layout/token_frames"))
+        token_frames = np.asarray(store.dataset(TOKEN_FRAMES))
         source = {key: store.attrs[key] for key in ("source_path", "source_hash", "source_format", "sampling") if key in store.attrs}
     if out.exists():
         out.unlink()

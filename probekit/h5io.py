@@ -127,42 +127,32 @@ def check_writable_output(path: str | os.PathLike, *, overwrite: bool = False, o
     return path
 
 
-def temporary_path_for(path: str | os.PathLike) -> Path:
-    """The temporary file name used while ``path`` is being written (same folder, hidden)."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.partial")
-
-
 @contextlib.contextmanager
 def atomic_h5(path: str | os.PathLike, kind: str, attrs: dict[str, Any] | None = None) -> Iterator[h5py.File]:
-    """Write an HDF5 file atomically: a hidden temporary file, renamed into place on success.
+    """Write an HDF5 file atomically through :func:`probekit.formats.atomic.atomic_path`.
 
-    The root attributes ``format`` and ``schema_version`` are set at once and ``complete`` is set
-    to True just before the rename. On any exception the temporary file is removed and no file
-    appears at ``path``.
+    The file is written under a temporary name unique to this process and call, so concurrent
+    writers of one path never share it. The root attributes ``format`` and ``schema_version`` are
+    set at once and ``complete`` is set to True just before the rename. On any exception the
+    temporary file is removed and no file appears at ``path``.
     """
-    path = Path(path)
-    tmp = temporary_path_for(path)
+    # imported here: the format modules in probekit.formats import this module
+    from probekit.formats.atomic import atomic_path
+
     fmt, version = FORMATS[kind]
-    if tmp.exists():
-        tmp.unlink()
-    f = h5py.File(tmp, "w")
-    try:
-        f.attrs["format"] = fmt
-        f.attrs["schema_version"] = version
-        f.attrs["complete"] = False
-        for key, value in (attrs or {}).items():
-            set_attr(f, key, value)
-        yield f
-        f.attrs["complete"] = True
-        f.close()
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            f.close()
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+    with atomic_path(path) as tmp:
+        f = h5py.File(tmp, "w")
+        try:
+            f.attrs["format"] = fmt
+            f.attrs["schema_version"] = version
+            f.attrs["complete"] = False
+            for key, value in (attrs or {}).items():
+                set_attr(f, key, value)
+            yield f
+            f.attrs["complete"] = True
+        finally:
+            with contextlib.suppress(Exception):
+                f.close()
 
 
 def set_attr(obj: h5py.HLObject, key: str, value: Any) -> None:

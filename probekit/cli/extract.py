@@ -9,7 +9,7 @@ import typer
 
 
 def extract(
-    recipe: Optional[Path] = typer.Argument(None, help="A recipe such as extract/tiny-vjepa2.toml; flags override it."),
+    recipe: Optional[Path] = typer.Argument(None, help="A recipe: a shipped name such as tiny-vjepa2, or a TOML path; flags override it."),
     data: Optional[Path] = typer.Option(None, "--data", help="World file (.h5) or folder of video files."),
     out: Optional[Path] = typer.Option(None, "--out", help="Latent store to write (.h5)."),
     encoder: Optional[str] = typer.Option(None, "--encoder", help="hf:<id or dir>, timm:<name>, pixels, tiny-vjepa2, ..."),

@@ -15,7 +15,7 @@ def _split(value: Optional[str]) -> Optional[list[str]]:
 def probe(
     stores: List[Path] = typer.Argument(..., help="One or more latent stores (.h5) over the same clips."),
     out: Path = typer.Option(..., "--out", help="Run directory to write (re-running resumes from its probes/)."),
-    suite: Optional[str] = typer.Option(None, "--suite", help="Suite TOML (path or name in probes/); default probes/physics.toml."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="Suite: a TOML path or a shipped name (physics, quick, reference); default physics."),
     readouts: Optional[str] = typer.Option(None, "--readouts", help="Comma list: linear,object,mlp,attentive."),
     targets: Optional[str] = typer.Option(None, "--targets", help="Comma list of targets (default: the suite's)."),
     folds: Optional[int] = typer.Option(None, "--folds", help="Outer folds (grouped by family)."),

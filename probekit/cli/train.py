@@ -9,7 +9,7 @@ import typer
 
 
 def train(
-    recipe: Path = typer.Argument(..., help="Training recipe (TOML), e.g. extract/tiny-vjepa2.train.toml."),
+    recipe: Path = typer.Argument(..., help="Training recipe: a TOML path or a shipped name such as tiny-vjepa2 (extract/tiny-vjepa2.train.toml)."),
     out: Path = typer.Option(Path("runs/train-tiny-vjepa2"), "--out", help="Folder for checkpoint, log and model."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Restart even if --out holds a checkpoint."),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from probekit.formats.atomic import atomic_path
 
 
 class ProbeCache:
@@ -42,12 +43,12 @@ class ProbeCache:
             return None
 
     def save(self, path: Path, res: dict[str, Any]) -> None:
-        """Write atomically (temporary file, then rename)."""
+        """Write atomically (:func:`probekit.formats.atomic.atomic_path`)."""
         arrays = {"test": np.asarray(res["test"]), "pred": np.asarray(res["pred"]), "inner": np.asarray(res["inner"])}
         if res.get("score") is not None:
             arrays["score"] = np.asarray(res["score"])
         for key, value in res.get("weights", {}).items():
             arrays[f"w_{key}"] = np.asarray(value)
-        tmp = path.with_name(f".{path.stem}.partial.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:  # a file object: np.savez would append .npz to a name
+                np.savez(handle, **arrays)

@@ -11,7 +11,7 @@ import numpy as np
 
 from probekit.errors import BadOptionError, FileFormatError
 from probekit.evaluation.targets import LabelSource
-from probekit.store import Store
+from probekit.formats.store import Store
 
 
 @dataclass

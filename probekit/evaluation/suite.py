@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,9 +11,15 @@ from typing import Any
 from probekit.errors import BadOptionError
 from probekit.evaluation.targets import CATALOG, get_target
 from probekit.probes.registry import get_readout
+from probekit.shipped import find_suite_file
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 CONTROLS = ("nuisance", "geometry", "control_task", "ceiling")
-SUITE_DIR = Path(__file__).resolve().parents[2] / "probes"
+DEFAULT_SUITE = "physics"
 
 
 @dataclass
@@ -37,17 +43,8 @@ class Suite:
 
 
 def find_suite(name_or_path: str | os.PathLike | None) -> Path:
-    """Resolve ``--suite``: a path, or a name in the top-level ``probes/`` folder."""
-    if name_or_path is None:
-        return SUITE_DIR / "physics.toml"
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    for candidate in (SUITE_DIR / str(name_or_path), SUITE_DIR / f"{name_or_path}.toml"):
-        if candidate.exists():
-            return candidate
-    known = sorted(p.stem for p in SUITE_DIR.glob("*.toml")) if SUITE_DIR.exists() else []
-    raise BadOptionError(f"--suite {name_or_path}: no such file; give a TOML path or one of: {', '.join(known)}")
+    """Resolve ``--suite``: a path, or the name of a shipped suite (default ``physics``)."""
+    return find_suite_file(DEFAULT_SUITE if name_or_path is None else name_or_path)
 
 
 def load_suite(name_or_path: str | os.PathLike | None) -> Suite:

@@ -24,6 +24,7 @@ from probekit.evaluation.scoring import HIGHER_IS_BETTER, METRICS, compute, metr
 from probekit.evaluation.splits import family_folds
 from probekit.evaluation.suite import Suite
 from probekit.evaluation.targets import CATALOG, TargetData, build_target, n_slots, required_labels
+from probekit.formats.store import TOKEN_FRAMES
 from probekit.metrics import paired_bootstrap
 from probekit.probes.registry import Readout, get_readout
 
@@ -111,7 +112,7 @@ class Sweep:
         self.families = np.asarray(clips["family_id"])
         self.scenarios = np.asarray(clips["scenario"]) if "scenario" in clips else np.full(len(clips), "all")
         self.clip_fold = family_folds(self.families, self.n_folds, self.seed, grouped=grouped)
-        self.token_frames = ref.store.dataset("layout/token_frames")[()]
+        self.token_frames = ref.store.dataset(TOKEN_FRAMES)[()]
         self.result = SweepResult()
         self.tasks = self._build_tasks(targets_explicit)
         self.oof: dict[tuple, dict[int, OOF]] = defaultdict(dict)

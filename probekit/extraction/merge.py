@@ -16,16 +16,14 @@ import h5py
 import numpy as np
 
 from probekit.errors import BadOptionError, FileFormatError
-from probekit.h5io import atomic_h5, check_writable_output, get_attr, open_checked, string_array, read_strings
+from probekit.formats.store import STATIC_DATASETS, clip_dataset, provenance
+from probekit.h5io import atomic_h5, check_writable_output, get_attr, open_checked, read_strings, string_array
 
 #: Attributes that must agree across shards.
 SHARED_ATTRS = ("encoder", "init", "weights", "weight_hash", "layer_indices", "dtype", "token_grid", "pool",
                 "sampling", "source_hash", "shuffle_frames_seed", "world_size")
 #: Attributes describing one shard only.
 PER_SHARD_ATTRS = ("rank", "clip_range")
-#: Datasets shared by all clips (copied from the first shard after checking they agree).
-STATIC = ("layout/token_frames", "labels/frame_mid")
-
 
 def _same(a: object, b: object) -> bool:
     if isinstance(a, (np.ndarray, list, tuple)) or isinstance(b, (np.ndarray, list, tuple)):
@@ -71,9 +69,9 @@ def merge_stores(shards: Sequence[str | os.PathLike], out: str | os.PathLike, *,
         for path, layout in zip(paths[1:], layouts[1:]):
             if sorted(layout) != names:
                 raise BadOptionError(f"merge: {path} holds other datasets than {paths[0]}; merge shards of one extraction only")
-        counts = [int(f["clips/clip_id"].shape[0]) for f in files]
+        counts = [int(f[clip_dataset("clip_id")].shape[0]) for f in files]
         total = sum(counts)
-        attrs = {key: get_attr(first, key) for key in first.attrs if key not in ("format", "schema_version", "complete")}
+        attrs = provenance(first)
         for key in PER_SHARD_ATTRS:
             attrs.pop(key, None)
         attrs["shards"] = [os.path.relpath(p.resolve(), out.resolve().parent) for p in paths]
@@ -81,7 +79,7 @@ def merge_stores(shards: Sequence[str | os.PathLike], out: str | os.PathLike, *,
         with atomic_h5(out, "store", attrs) as merged:
             for name in names:
                 data = layouts[0][name]
-                if name in STATIC:
+                if name in STATIC_DATASETS:  # shared by all clips: copied after checking the shards agree
                     for path, layout in zip(paths[1:], layouts[1:]):
                         if not np.array_equal(layout[name][()], data[()]):
                             raise BadOptionError(f"merge: {path} has another {name} than {paths[0]}")

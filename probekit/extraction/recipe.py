@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
-from pathlib import Path
+import sys
 from typing import Any, Mapping
 
 from probekit.errors import BadOptionError
 from probekit.extraction.run import ExtractConfig
+from probekit.shipped import find_recipe_file
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 _FIELDS = {f.name for f in dataclasses.fields(ExtractConfig)} - {"recipe"}
 
 
 def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a recipe into a dict of :class:`ExtractConfig` fields."""
-    path = Path(path)
-    if not path.exists():
-        shipped = sorted(p.stem for p in Path("extract").glob("*.toml")) if Path("extract").is_dir() else []
-        hint = f"; recipes here: {', '.join(shipped)}" if shipped else ""
-        raise BadOptionError(f"recipe {path}: no such file{hint}")
+    """Read a recipe (a TOML path or a shipped recipe's name) into a dict of :class:`ExtractConfig` fields."""
+    path = find_recipe_file(path)
     try:
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -42,6 +43,7 @@ def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
 
 def build_config(recipe: str | os.PathLike | None, overrides: Mapping[str, Any]) -> ExtractConfig:
     """Recipe values, then every override that is not None; ``data`` and ``out`` are required."""
+    recipe = find_recipe_file(recipe) if recipe else None
     values: dict[str, Any] = load_recipe(recipe) if recipe else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
     for required in ("data", "out"):

@@ -20,6 +20,7 @@ from probekit.extraction.align import align_world_labels
 from probekit.extraction.pooling import parse_pool, pool_tokens
 from probekit.extraction.sources import PER_CLIP_OBJECTS, ClipBatch, open_source
 from probekit.extraction.writer import UnitWriter
+from probekit.formats.store import FRAME_MID, FRAME_ORDER, TOKEN_FRAMES, feature_dataset, label_dataset
 
 DTYPES = ("float16", "float32")
 COMPRESSIONS = ("none", "gzip", "lzf")
@@ -243,7 +244,7 @@ def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tu
     else:
         _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> {writer.out}")
 
-    static = {"layout/token_frames": layout.token_frames.astype(np.int32), "labels/frame_mid": layout.frame_mid}
+    static = {TOKEN_FRAMES: layout.token_frames.astype(np.int32), FRAME_MID: layout.frame_mid}
     clip_strings = {k: v[start:stop] for k, v in source.clip_table().items()}
     writer.start_assembly(stop - start, attrs=attrs, clip_strings=clip_strings, static=static,
                           compression=config.compression, offset=start)
@@ -314,18 +315,18 @@ def _encode_unit(loaded: _LoadedUnit, encoder: Encoder, layers: list[int], pool:
     if coverage is not None:  # converted once for all layers
         coverage = torch.from_numpy(coverage.astype(np.float32))
     output = encoder.encode(loaded.batch.video, loaded.batch.labels, layers)
-    arrays: dict[str, np.ndarray] = {"layout/frame_order": loaded.frame_order}  # committed: features and frame order
+    arrays: dict[str, np.ndarray] = {FRAME_ORDER: loaded.frame_order}  # committed: features and frame order
     for i in layers:
         for kind, values in pool_tokens(output.tokens[i], pool, coverage).items():
-            arrays[f"layers/{i}/{kind}"] = values.astype(config.dtype, copy=False)
+            arrays[feature_dataset(i, kind)] = values.astype(config.dtype, copy=False)
         if i in output.special:
-            arrays[f"layers/{i}/special"] = output.special[i].detach().float().cpu().numpy().astype(config.dtype)
+            arrays[feature_dataset(i, "special")] = output.special[i].detach().float().cpu().numpy().astype(config.dtype)
     return arrays
 
 
 def _label_arrays(loaded: _LoadedUnit) -> dict[str, np.ndarray]:
     """The aligned labels of a unit, as store datasets (recomputed on resume, not kept in units)."""
-    return {f"labels/{name}": values for name, values in loaded.labels.items()}
+    return {label_dataset(name): values for name, values in loaded.labels.items()}
 
 
 def _merge_ranks(out: str, rank: int, world: int) -> None:

@@ -24,7 +24,9 @@ import h5py
 import numpy as np
 
 from probekit.errors import BadOptionError, FileFormatError
-from probekit.h5io import FORMATS, set_attr, string_array, temporary_path_for
+from probekit.formats.atomic import atomic_path, atomic_write
+from probekit.formats.store import clip_dataset, create_store, mark_complete, store_state, write_incomplete_store
+from probekit.h5io import string_array
 
 SIGNATURE_FILE = "run.json"
 
@@ -33,34 +35,6 @@ def parts_dir_for(out: str | os.PathLike) -> Path:
     """The hidden folder holding committed units of ``out``."""
     out = Path(out)
     return out.with_name(f".{out.name}.parts")
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _store_state(out: Path) -> str:
-    """``missing``, ``complete``, ``incomplete`` (a probekit store) or ``foreign``."""
-    if not out.exists():
-        return "missing"
-    try:
-        with h5py.File(out, "r") as f:
-            fmt = f.attrs.get("format")
-            fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
-            if fmt != FORMATS["store"][0]:
-                return "foreign"
-            return "complete" if bool(f.attrs.get("complete", False)) else "incomplete"
-    except OSError:
-        return "foreign"
 
 
 class UnitWriter:
@@ -94,7 +68,7 @@ class UnitWriter:
         BadOptionError
             The output exists and neither flag allows using it, or a resumed run differs.
         """
-        state = _store_state(self.out)
+        state = store_state(self.out)
         parent = self.out.parent if str(self.out.parent) else Path(".")
         if self.out.is_dir():
             raise BadOptionError(f"--out {self.out}: is a folder; give a file path such as {self.out / 'latents.h5'}")
@@ -122,25 +96,14 @@ class UnitWriter:
             if state != "missing":
                 raise BadOptionError(f"--out {self.out}: file exists; pass --overwrite to replace it or choose another path")
         self.parts.mkdir(exist_ok=True)
-        for stale in [*self.parts.glob("*.tmp"), self.assembly_path]:
+        for stale in [*self.parts.glob(".*.partial"), self.assembly_path]:  # left by a killed run
             stale.unlink(missing_ok=True)
         signature_path = self.parts / SIGNATURE_FILE
         if not signature_path.exists():
-            tmp = signature_path.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(self.signature, sort_keys=True, indent=1))
-            os.replace(tmp, signature_path)
+            atomic_write(signature_path, json.dumps(self.signature, sort_keys=True, indent=1))
         if state == "missing" or (state == "incomplete" and not self.resume):
-            self._write_skeleton(skeleton_attrs)
-
-    def _write_skeleton(self, attrs: Mapping[str, Any]) -> None:
-        """A small incomplete store at the output path: readers refuse it, naming ``--resume``."""
-        tmp = temporary_path_for(self.out)
-        fmt, version = FORMATS["store"]
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"], f.attrs["schema_version"], f.attrs["complete"] = fmt, version, False
-            for key, value in attrs.items():
-                set_attr(f, key, value)
-        os.replace(tmp, self.out)
+            # a small incomplete store at the output path: readers refuse it, naming --resume
+            write_incomplete_store(self.out, skeleton_attrs)
 
     def _check_signature(self) -> None:
         path = self.parts / SIGNATURE_FILE
@@ -174,16 +137,11 @@ class UnitWriter:
 
     def write_unit(self, unit: int, start: int, stop: int, arrays: Mapping[str, np.ndarray]) -> None:
         """Commit one unit atomically: its arrays (clip axis first) for clips ``start .. stop - 1``."""
-        path = self.unit_path(unit)
-        tmp = path.with_suffix(".h5.tmp")
-        with h5py.File(tmp, "w") as f:
-            f.attrs["start"], f.attrs["stop"] = start, stop
-            for name, array in arrays.items():
-                f.create_dataset(name, data=array)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(self.parts)
+        with atomic_path(self.unit_path(unit)) as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["start"], f.attrs["stop"] = start, stop
+                for name, array in arrays.items():
+                    f.create_dataset(name, data=array)
 
     # -- assembly ------------------------------------------------------------------------
     @property
@@ -205,7 +163,6 @@ class UnitWriter:
 
         ``offset`` is the global index of the store's first clip (a rank's shard starts there).
         """
-        fmt, version = FORMATS["store"]
         self._n_clips, self._offset = n_clips, offset
         self._options: dict[str, Any] = {}
         if compression and compression != "none":
@@ -215,12 +172,9 @@ class UnitWriter:
         self._targets: dict[str, h5py.Dataset] = {}
         self._appended: set[int] = set()
         self._ranges: dict[int, tuple[int, int]] = {}
-        f = self._assembly = h5py.File(self.assembly_path, "w")
-        f.attrs["format"], f.attrs["schema_version"], f.attrs["complete"] = fmt, version, False
-        for key, value in attrs.items():
-            set_attr(f, key, value)
+        f = self._assembly = create_store(self.assembly_path, attrs)
         for name, values in clip_strings.items():
-            f.create_dataset(f"clips/{name}", data=string_array(values), track_times=False)
+            f.create_dataset(clip_dataset(name), data=string_array(values), track_times=False)
         for name, array in static.items():
             f.create_dataset(name, data=array, track_times=False)
 
@@ -279,12 +233,10 @@ class UnitWriter:
         if missing:
             self._assembly.close()
             raise FileFormatError(f"{self.out}: units {missing[:5]} were not assembled; run again with --resume")
-        self._assembly.attrs["complete"] = True
+        mark_complete(self._assembly)
         self._assembly.close()
-        with open(self.assembly_path, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(self.assembly_path, self.out)
-        _fsync_dir(self.out.parent if str(self.out.parent) else Path("."))
+        with atomic_path(self.out) as tmp:
+            os.replace(self.assembly_path, tmp)
         shutil.rmtree(self.parts, ignore_errors=True)
         return self.out
 

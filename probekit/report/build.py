@@ -92,7 +92,7 @@ def _scenario_table(run: Run, diagnoses: list[TargetDiagnosis]) -> pd.DataFrame:
 def _umap_section(run: Run, diagnoses: list[TargetDiagnosis], umap_target: str | None, seed: int) -> Section:
     from probekit.report import figures
     from probekit.report.latents import label_for_target
-    from probekit.store import Store
+    from probekit.formats.store import Store
 
     section = Section("umap", "Embedding of one layer's pooled latents (UMAP)")
     with_file = [s for s in run.stores if run.store_path(s) is not None]
@@ -157,7 +157,7 @@ def _umap_colours(store, chosen: TargetDiagnosis | None, n_clips: int, steps: in
 
 
 def _store_provenance(run: Run) -> list[dict[str, Any]]:
-    from probekit.store import Store
+    from probekit.formats.store import Store
 
     rows = []
     for label in run.stores:
@@ -357,7 +357,8 @@ def write_report(
     Path
         ``out``.
     """
-    from probekit.h5io import check_writable_output, temporary_path_for
+    from probekit.formats.atomic import atomic_write
+    from probekit.h5io import check_writable_output
 
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
@@ -367,11 +368,4 @@ def write_report(
         out.parent.mkdir(parents=True, exist_ok=True)
     check_writable_output(out, overwrite=overwrite)
     html = render_html(build_context(run, thresholds=thresholds, umap_target=umap_target, seed=seed))
-    tmp = temporary_path_for(out)
-    try:
-        tmp.write_text(html, encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return out
+    return atomic_write(out, html)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from probekit.errors import BadOptionError
+from probekit.formats.store import TOKEN_FRAMES
 
 
 def label_for_target(target: str, labels: set[str] | list[str]) -> str | None:
@@ -53,7 +54,7 @@ def label_per_point(store, name: str, slot: int, kind: str) -> tuple[np.ndarray,
     path = f"clip/{name}" if per_clip and not name.startswith("clip/") else name
     values = np.asarray(store.labels(path), dtype=float)
     n = values.shape[0]
-    steps = int(store.dataset("layout/token_frames").shape[0]) if kind == "time" else 1
+    steps = int(store.dataset(TOKEN_FRAMES).shape[0]) if kind == "time" else 1
     if per_clip or path.startswith("clip/"):
         if values.ndim >= 2 and slot >= 0:
             values = values[:, slot]

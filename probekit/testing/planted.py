@@ -32,7 +32,7 @@ from typing import Callable
 
 import numpy as np
 
-from probekit.store import write_store
+from probekit.formats.store import write_store
 
 GRID = (4, 4)
 PALETTE = np.array([[0.9, 0.1, 0.1], [0.1, 0.8, 0.2], [0.1, 0.3, 0.9], [0.9, 0.8, 0.1]], dtype=np.float32)

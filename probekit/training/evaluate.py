@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from probekit.errors import BadOptionError
+from probekit.formats.atomic import atomic_write
 from probekit.training.monitor import effective_rank
 
 #: Store labels of the three encoders compared (file stems in the evaluation folder).
@@ -47,14 +48,9 @@ class ReferenceEvaluation:
         return all(item["met"] for item in self.summary["goal"])
 
 
-def _suite_path() -> str:
-    shipped = Path(__file__).resolve().parents[2] / "probes" / "reference.toml"
-    return str(shipped) if shipped.is_file() else "reference"
-
-
 def pooled_last_layer(store_path: Path) -> np.ndarray:
     """Mean-pooled latents of a store's last layer, (clips, dims) float64."""
-    from probekit.store import Store
+    from probekit.formats.store import Store
 
     with Store(store_path) as store:
         return np.asarray(store.features(store.layers[-1], "mean"), dtype=np.float64)
@@ -165,7 +161,7 @@ def evaluate_reference(
 
     run_dir = out / "run"
     log("evaluate: probing trained, random twin and pixels (reference suite)")
-    run_probe([stores[TRAINED], stores[RANDOM], stores[PIXELS]], run_dir, suite=_suite_path(), folds=folds, seed=seed,
+    run_probe([stores[TRAINED], stores[RANDOM], stores[PIXELS]], run_dir, suite="reference", folds=folds, seed=seed,
               n_boot=n_boot, threads=threads, log=lambda line: log(f"  {line}"))
     lap("probe")
     run = load_run(run_dir)
@@ -173,8 +169,8 @@ def evaluate_reference(
 
     summary = summarize(run, ranks, roles, weights=weights_path.resolve(), weights_sha256=file_sha256(weights_path), clips=clips, seed=seed, twin_seed=twin_seed, folds=folds, n_boot=n_boot)
     summary["seconds"] = seconds
-    _write_atomic(out / SUMMARY_NAME, json.dumps(summary, indent=1) + "\n")
-    _write_atomic(out / "evaluation.md", summary_markdown(summary))
+    atomic_write(out / SUMMARY_NAME, json.dumps(summary, indent=1) + "\n")
+    atomic_write(out / "evaluation.md", summary_markdown(summary))
     report_path = None
     if report:
         from probekit.report.build import write_report
@@ -194,12 +190,6 @@ def comparison_verdict(comparison: dict[str, Any]) -> str:
     return "better" if low > 0 else "worse" if high < 0 else "no difference"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _store_of(name: str) -> str:
     """``tiny-vjepa2:trained@L3(selected)`` -> ``tiny-vjepa2:trained``."""
     return name.split("@", 1)[0]
@@ -208,7 +198,7 @@ def _store_of(name: str) -> str:
 def _probe_label(path: Path) -> str:
     """The label ``probekit probe`` gives a store (encoder:weights)."""
     from probekit.evaluation.inputs import store_label
-    from probekit.store import Store
+    from probekit.formats.store import Store
 
     with Store(path) as store:
         return store_label(store.attrs, path)

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from transformers import VJEPA2Config, VJEPA2Model, VJEPA2VideoProcessor
 
 from probekit.errors import BadOptionError
+from probekit.formats.atomic import atomic_write
 from probekit.h5io import open_checked
 from probekit.training.checkpoint import CHECKPOINT_STATE, load_checkpoint, save_checkpoint
 from probekit.training.masks import batch_indices, future_mask, multiblock_mask
@@ -205,7 +206,7 @@ def train(
         # drop log lines written after the checkpoint, so the log matches an uninterrupted run
         if log_path.exists():
             kept = [line for line in log_path.read_text().splitlines() if json.loads(line)["step"] <= step]
-            log_path.write_text("".join(line + "\n" for line in kept))
+            atomic_write(log_path, "".join(line + "\n" for line in kept))
     elif log_path.exists():
         log_path.unlink()
 
@@ -288,7 +289,7 @@ def export_pretrained(
     model.predictor.load_state_dict(objective.model.predictor.state_dict())
     model.save_pretrained(model_dir, safe_serialization=True)
     processor.save_pretrained(model_dir)
-    (model_dir / RECIPE_NAME).write_text(json.dumps(recipe.to_dict(), indent=1) + "\n")
+    atomic_write(model_dir / RECIPE_NAME, json.dumps(recipe.to_dict(), indent=1) + "\n")
     return model_dir
 
 
@@ -321,7 +322,7 @@ def write_model_card(model_dir: Path, recipe: TrainRecipe, log_path: Path, *, tr
     entries = [json.loads(line) for line in log_path.read_text().splitlines()]
     losses = [e for e in entries if "loss" in e]
     ranks = [e for e in entries if "effective_rank_target" in e]
-    (model_dir / LOG_NAME).write_text(log_path.read_text())
+    atomic_write(model_dir / LOG_NAME, log_path.read_text())
     weights = model_dir / "model.safetensors"
     lines = [
         f"# {recipe.name}: a tiny V-JEPA 2 trained by probekit",
@@ -358,4 +359,4 @@ def write_model_card(model_dir: Path, recipe: TrainRecipe, log_path: Path, *, tr
     lines += ["", "| step | effective rank (target encoder) |", "|---:|---:|"]
     lines += [f"| {e['step']} | {e['effective_rank_target']:.2f} |" for e in ranks]
     lines += ["", "## Recipe", "", "```json", json.dumps(recipe.to_dict(), indent=1), "```", ""]
-    (model_dir / "README.md").write_text("\n".join(lines))
+    atomic_write(model_dir / "README.md", "\n".join(lines))

@@ -6,10 +6,10 @@ import dataclasses
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from probekit.errors import BadOptionError
+from probekit.shipped import find_recipe_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -19,7 +19,7 @@ else:  # pragma: no cover
 MASKINGS = ("multiblock", "future")
 
 #: The recipe that trains the shipped ``tiny-vjepa2`` weights.
-REPO_RECIPE = Path(__file__).resolve().parents[2] / "extract" / "tiny-vjepa2.train.toml"
+REPO_RECIPE = find_recipe_file("tiny-vjepa2", training=True)
 
 
 @dataclass
@@ -155,9 +155,7 @@ def _positive(section: Any, section_name: str, names: tuple[str, ...]) -> None:
 
 def load_recipe(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> TrainRecipe:
     """Read a TOML training recipe; ``overrides`` maps ``"section.field"`` to a value."""
-    path = Path(path)
-    if not path.exists():
-        raise BadOptionError(f"recipe {path}: no such file; see extract/tiny-vjepa2.train.toml")
+    path = find_recipe_file(path, training=True)
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from probekit.errors import BadOptionError
+from probekit.formats.atomic import atomic_write
 from probekit.training.loop import file_sha256
 
 #: Size limit of shipped weights.
@@ -52,13 +53,13 @@ def ship_model(
     card_text = card.read_text(encoding="utf-8") if card.exists() else ""
     if evaluation_md:
         card_text = card_text.rstrip("\n") + "\n\n" + evaluation_md
-    _copy_atomic(source.read_bytes(), target)
+    atomic_write(target, source.read_bytes())
     if card_text:
-        _copy_atomic(card_text.encode("utf-8"), target.with_suffix(".md"))
+        atomic_write(target.with_suffix(".md"), card_text)
     if evaluation_json is not None:
         summary = json.loads(evaluation_json.read_text(encoding="utf-8"))
         summary["setup"]["weights"] = target.name
-        _copy_atomic((json.dumps(summary, indent=1) + "\n").encode("utf-8"), target.with_suffix(".eval.json"))
+        atomic_write(target.with_suffix(".eval.json"), json.dumps(summary, indent=1) + "\n")
     return target
 
 
@@ -74,12 +75,6 @@ def check_architecture_ships(model_dir: str | os.PathLike) -> None:
     if config is not None:
         require_tiny_architecture(config, str(model_dir),
                                   f"compare it with probekit evaluate --weights {model_dir}, extract it with --encoder hf:{model_dir}")
-
-
-def _copy_atomic(data: bytes, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
 
 
 def _evaluation_files(evaluation: str | os.PathLike, weights: Path) -> tuple[Path, str]:
