@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -32,7 +33,13 @@ def describe(path: str | os.PathLike) -> str:
         manifest = path / "manifest.json"
         if not manifest.exists():
             raise FileFormatError(f"{path}: a folder without manifest.json is not a probekit run directory")
-        return f"probekit run directory {path}\n" + manifest.read_text()
+        try:
+            text = manifest.read_text(encoding="utf-8")
+            if not isinstance(json.loads(text), dict):
+                raise ValueError("not an object")
+        except (OSError, ValueError):
+            raise FileFormatError(f"{manifest}: not a readable run manifest (JSON object); re-run probekit probe") from None
+        return f"probekit run directory {path}\n" + text
     try:
         f = h5py.File(path, "r")
     except OSError:
