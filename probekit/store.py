@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from probekit.errors import BadOptionError
+from probekit.formats.damage import guard_reader
 from probekit.h5io import atomic_h5, get_attr, open_checked, read_strings, string_array
 
 #: Feature kinds a layer group may hold.
@@ -192,3 +193,6 @@ def write_store(
             f.create_dataset(f"labels/{name}", data=np.asarray(array))
         f.attrs["layer_indices"] = np.array(sorted(int(i) for i in layers), dtype=np.int64)
     return Path(path)
+
+
+guard_reader(Store)  # damaged content reads as one FileFormatError line

@@ -9,9 +9,11 @@ from pathlib import Path
 import h5py
 
 from probekit.errors import FileFormatError
+from probekit.formats.damage import guard_path_reader
 from probekit.h5io import FORMATS, get_attr, read_strings
 
 
+@guard_path_reader
 def describe(path: str | os.PathLike) -> str:
     """Describe a probekit world file, latent store or run directory.
 
