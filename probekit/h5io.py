@@ -22,6 +22,7 @@ import h5py
 import numpy as np
 
 from probekit.errors import BadOptionError, FileFormatError
+from probekit.formats.atomic import write_boundary
 
 #: Known file kinds and the schema version this probekit writes and reads.
 FORMATS: dict[str, tuple[str, int]] = {
@@ -156,6 +157,7 @@ def atomic_h5(path: str | os.PathLike, kind: str, attrs: dict[str, Any] | None =
         yield f
         f.attrs["complete"] = True
         f.close()
+        write_boundary(path)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(Exception):

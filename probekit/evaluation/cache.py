@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from probekit.formats.atomic import write_boundary
+
 
 class ProbeCache:
     """One ``.npz`` per (store hash, layer, target, slot, readout, control, fold, config)."""
@@ -50,4 +52,5 @@ class ProbeCache:
             arrays[f"w_{key}"] = np.asarray(value)
         tmp = path.with_name(f".{path.stem}.partial.npz")
         np.savez(tmp, **arrays)
+        write_boundary(path)
         os.replace(tmp, path)

@@ -25,6 +25,7 @@ import numpy as np
 
 from probekit.errors import BadOptionError, FileFormatError
 from probekit.h5io import FORMATS, set_attr, string_array, temporary_path_for
+from probekit.formats.atomic import write_boundary
 
 SIGNATURE_FILE = "run.json"
 
@@ -128,6 +129,7 @@ class UnitWriter:
         if not signature_path.exists():
             tmp = signature_path.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(self.signature, sort_keys=True, indent=1))
+            write_boundary(signature_path)
             os.replace(tmp, signature_path)
         if state == "missing" or (state == "incomplete" and not self.resume):
             self._write_skeleton(skeleton_attrs)
@@ -140,6 +142,7 @@ class UnitWriter:
             f.attrs["format"], f.attrs["schema_version"], f.attrs["complete"] = fmt, version, False
             for key, value in attrs.items():
                 set_attr(f, key, value)
+        write_boundary(self.out)
         os.replace(tmp, self.out)
 
     def _check_signature(self) -> None:
@@ -182,6 +185,7 @@ class UnitWriter:
                 f.create_dataset(name, data=array)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        write_boundary(path)
         os.replace(tmp, path)
         _fsync_dir(self.parts)
 
@@ -283,6 +287,7 @@ class UnitWriter:
         self._assembly.close()
         with open(self.assembly_path, "rb+") as handle:
             os.fsync(handle.fileno())
+        write_boundary(self.out)
         os.replace(self.assembly_path, self.out)
         _fsync_dir(self.out.parent if str(self.out.parent) else Path("."))
         shutil.rmtree(self.parts, ignore_errors=True)
