@@ -2,8 +2,8 @@
 
     python3 tests/hostile/tally.py [TREE]    # TREE: a probekit checkout (default: this one)
 
-probekit is imported once from TREE; each case then runs in a forked child (memory-limited to
-4 GiB, 120 s), so the counts of an older tree, whose mistakes may allocate without bound or
+probekit is imported once from TREE; each case then runs in a forked child (allowed 4 GiB of
+memory beyond the parent's, 120 s), so the counts of an older tree, whose mistakes may allocate without bound or
 destroy their inputs, are safe to take. A case that changed a shared fixture file is counted as
 "lost data" (and the fixture restored).
 """
@@ -34,7 +34,10 @@ def run_forked(argv: list[str], cwd: Path, timeout: float = 120) -> tuple[int | 
     if pid == 0:  # child
         try:
             os.chdir(cwd)
-            resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+            import psutil
+
+            limit = psutil.Process().memory_info().vms + (4 << 30)  # 4 GiB beyond what is mapped already
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             code, stderr, escaped = run_in_process(argv)
             err_path.write_text(stderr)
             tb_path.write_text(escaped)
