@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from probekit.errors import FileFormatError
+from probekit.formats.damage import guard_path_reader, guard_reader
 
 #: The ``format`` value of a run manifest and the schema version this probekit reads.
 RUN_FORMAT = "probekit.run"
@@ -148,6 +149,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
+@guard_path_reader
 def load_run(path: str | os.PathLike) -> Run:
     """Load a run directory written by ``probekit probe``.
 
@@ -217,3 +219,6 @@ def _read_optional_csv(path: Path) -> pd.DataFrame:
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(-1).astype(int)
     return frame
+
+
+guard_reader(Run)  # damaged tables read as one FileFormatError line

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import h5py
 
 from probekit.errors import FileFormatError
+from probekit.formats.damage import guard_path_reader
 from probekit.h5io import FORMATS, get_attr, read_strings
 
 
+@guard_path_reader
 def describe(path: str | os.PathLike) -> str:
     """Describe a probekit world file, latent store or run directory.
 
@@ -32,7 +35,13 @@ def describe(path: str | os.PathLike) -> str:
         manifest = path / "manifest.json"
         if not manifest.exists():
             raise FileFormatError(f"{path}: a folder without manifest.json is not a probekit run directory")
-        return f"probekit run directory {path}\n" + manifest.read_text()
+        try:
+            text = manifest.read_text(encoding="utf-8")
+            if not isinstance(json.loads(text), dict):
+                raise ValueError("not an object")
+        except (OSError, ValueError):
+            raise FileFormatError(f"{manifest}: not a readable run manifest (JSON object); re-run probekit probe") from None
+        return f"probekit run directory {path}\n" + text
     try:
         f = h5py.File(path, "r")
     except OSError:

@@ -21,16 +21,21 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print probekit's version and exit.", is_eager=True),
-) -> None:
-    """Probe and interpret frozen video encoders against physics worlds with exact ground truth."""
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from probekit import __version__
 
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print probekit's version and exit.", is_eager=True, callback=_print_version
+    ),
+) -> None:
+    """Probe and interpret frozen video encoders against physics worlds with exact ground truth."""
 
 
 def _register_commands() -> None:
@@ -49,11 +54,47 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``probekit`` console script."""
+def _click_exceptions():
+    """click's exception classes as typer raises them (typer >= 0.24 bundles its own click)."""
     try:
-        app(args=argv, prog_name="probekit", standalone_mode=True)
-    except ProbekitError as exc:
-        message = " ".join(str(exc).split())
-        print(f"error: {message}", file=sys.stderr)
+        from typer._click import exceptions
+    except ImportError:  # typer that uses the installed click
+        from click import exceptions
+    return exceptions
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _usage_message(exc: "Exception") -> str:
+    """click's usage error as one line naming the command and where its help is."""
+    command = exc.ctx.command_path if exc.ctx is not None else "probekit"
+    return f"{command}: {_one_line(exc.format_message()).rstrip('.')}; see '{command} --help'"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``probekit`` console script.
+
+    Every user mistake, click's and typer's own usage errors included (missing argument,
+    unknown option, a value of the wrong type), ends as one ``error: ...`` line and exit code 2.
+    """
+    click_exceptions = _click_exceptions()
+    try:
+        code = app(args=argv, prog_name="probekit", standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx is not None else "", file=sys.stderr)
         sys.exit(2)
+    except click_exceptions.UsageError as exc:
+        print(f"error: {_usage_message(exc)}", file=sys.stderr)
+        sys.exit(2)
+    except click_exceptions.ClickException as exc:
+        print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)
+        sys.exit(2)
+    except ProbekitError as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        sys.exit(2)
+    except (KeyboardInterrupt, typer.Abort):
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -18,10 +18,11 @@ def demo(
     Runs offline on CPU (under 10 minutes on 2 cores) and prints where the report is.
     """
     from probekit.demo import DemoSizes, run_demo
-    from probekit.errors import BadOptionError
 
-    if threads < 1:
-        raise BadOptionError(f"--threads {threads}: give at least 1")
+    from probekit.cli.options import DemoOptions
+    from probekit.validation import validate_options
+
+    validate_options(DemoOptions, "demo", seed=seed, threads=threads)
     result = run_demo(out, sizes=DemoSizes.quick() if quick else DemoSizes(), seed=seed, threads=threads,
                       log=lambda line: typer.echo(line, err=True))
     timings = ", ".join(f"{name} {value:.0f} s" for name, value in result.seconds.items())

@@ -27,24 +27,28 @@ def evaluate(
 
     Writes evaluation.json and evaluation.md: selected layers, scores, paired bootstrap deltas, and whether the trained model beat its random twin on object-token velocity and contact.
     """
+    from probekit.cli.options import EvaluateOptions
     from probekit.errors import BadOptionError
+    from probekit.formats.ownership import owned_output
     from probekit.training.evaluate import evaluate_reference
+    from probekit.validation import validate_options
 
-    if threads < 1:
-        raise BadOptionError(f"--threads {threads}: give at least 1")
+    validate_options(EvaluateOptions, "evaluate", clips=clips, seed=seed, twin_seed=twin_seed, folds=folds, n_boot=n_boot,
+                     threads=threads)
     if ship and weights is None:
         raise BadOptionError("--ship: give --weights (the model/ folder of a probekit train run) to ship")
     if ship:
         from probekit.training.ship import check_architecture_ships
 
         check_architecture_ships(weights if weights.is_dir() else weights.parent)
-    result = evaluate_reference(out, weights=weights, clips=clips, seed=seed, twin_seed=twin_seed, folds=folds, n_boot=n_boot,
-                                threads=threads, log=lambda line: typer.echo(line, err=True))
-    typer.echo(Path(out, "evaluation.md").read_text(encoding="utf-8"))
-    if ship:
-        from probekit.training.ship import ship_model
+    with owned_output(out, [("--weights", weights)], create_parent=True):
+        result = evaluate_reference(out, weights=weights, clips=clips, seed=seed, twin_seed=twin_seed, folds=folds,
+                                    n_boot=n_boot, threads=threads, log=lambda line: typer.echo(line, err=True))
+        typer.echo(Path(out, "evaluation.md").read_text(encoding="utf-8"))
+        if ship:
+            from probekit.training.ship import ship_model
 
-        model_dir = weights if weights.is_dir() else weights.parent
-        typer.echo(f"shipped as {ship_model(model_dir, evaluation=Path(out))}")
+            model_dir = weights if weights.is_dir() else weights.parent
+            typer.echo(f"shipped as {ship_model(model_dir, evaluation=Path(out))}")
     if result.report is not None:
         typer.echo(f"report: {result.report.resolve()}")

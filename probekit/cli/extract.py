@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -44,5 +45,22 @@ def extract(
         "stride": stride, "on_bad_video": on_bad_video, "trust_remote_code": trust_remote_code or None, "seed": seed,
         "threads": threads, "max_clips": max_clips, "progress": progress,
     })
-    path = run_extract(config)
+    with _owned(config):
+        path = run_extract(config)
     typer.echo(str(path))
+
+
+@contextlib.contextmanager
+def _owned(config) -> Iterator[None]:
+    """Own what this process writes: ``--out``, or under torchrun this rank's shard (rank 0 also ``--out``)."""
+    from probekit.extraction.run import distributed_rank, shard_path
+    from probekit.formats.ownership import owned_output
+
+    inputs = [("--data", config.data), ("RECIPE", config.recipe)]
+    rank, world = distributed_rank()
+    with contextlib.ExitStack() as stack:
+        if world > 1:
+            stack.enter_context(owned_output(shard_path(config.out, rank, world), inputs))
+        if rank == 0:
+            stack.enter_context(owned_output(config.out, inputs))
+        yield

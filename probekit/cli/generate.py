@@ -27,10 +27,18 @@ def generate(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
 ) -> None:
     """Simulate physics clips (pybullet) and write videos plus per-frame, per-object ground truth."""
+    from probekit.bounds import check_world_bounds
+    from probekit.cli.options import GenerateOptions
+    from probekit.formats.ownership import owned_output
+    from probekit.validation import validate_options
     from probekit.worlds import generate_world
 
-    path = generate_world(
-        out, clips=clips, seed=seed, scenarios=scenarios, frames=frames, size=size, fps=fps,
-        violations=violations, counterfactuals=counterfactuals, workers=workers, overwrite=overwrite,
-    )
+    validate_options(GenerateOptions, "generate", clips=clips, seed=seed, frames=frames, size=size, fps=fps, workers=workers)
+    twins = len({v.strip() for v in violations.split(",") if v.strip()}) + (2 if counterfactuals else 0)
+    check_world_bounds(out, clips=clips, frames=frames, size=size, twins_per_family=twins, workers=workers)
+    with owned_output(out):
+        path = generate_world(
+            out, clips=clips, seed=seed, scenarios=scenarios, frames=frames, size=size, fps=fps,
+            violations=violations, counterfactuals=counterfactuals, workers=workers, overwrite=overwrite,
+        )
     typer.echo(f"wrote {path}")

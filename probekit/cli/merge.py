@@ -15,5 +15,8 @@ def merge(
 ) -> None:
     """Present the shards written by torchrun ranks as one latent store."""
     from probekit.extraction.merge import merge_stores
+    from probekit.formats.ownership import owned_output
 
-    typer.echo(str(merge_stores(shards, out, overwrite=overwrite)))
+    with owned_output(out, [("shard", shard) for shard in shards]):
+        merged = merge_stores(shards, out, overwrite=overwrite)
+    typer.echo(str(merged))

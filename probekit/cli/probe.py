@@ -25,11 +25,17 @@ def probe(
     n_boot: Optional[int] = typer.Option(None, "--n-boot", help="Bootstrap replicates for intervals."),
     stages: Optional[str] = typer.Option(None, "--stages", help="Comma list of stages to run after the probes (default: the suite's)."),
     threads: int = typer.Option(1, "--threads", help="BLAS/torch threads while fitting (1 is fastest for small stores)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run directory that holds a run of other stores."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
 ) -> None:
     """Probe latent stores: layer sweep x readouts x targets, grouped folds, intervals, controls."""
+    from probekit.cli.options import ProbeOptions
     from probekit.errors import BadOptionError
     from probekit.evaluation import run_probe
+    from probekit.formats.ownership import owned_output
+    from probekit.validation import validate_options
+
+    validate_options(ProbeOptions, "probe", folds=folds, seed=seed, n_boot=n_boot, threads=threads)
 
     layers: dict[str, object] = {}
     for name, value in (("attentive", attentive_layers), ("mlp", mlp_layers)):
@@ -41,10 +47,10 @@ def probe(
                     layers[name] = [int(v) for v in value.split(",")]
                 except ValueError:
                     raise BadOptionError(f"--{name}-layers {value!r}: give all, last or a comma list of layer indices") from None
-    if folds is not None and folds < 2:
-        raise BadOptionError(f"--folds {folds}: need at least 2 folds")
     log = None if quiet else (lambda line: typer.echo(line, err=True))
-    table = run_probe(
-        stores, out, suite=suite, readouts=_split(readouts), targets=_split(targets), folds=folds, seed=seed, layers=layers, n_boot=n_boot, threads=threads, stages=_split(stages), log=log
-    )
+    with owned_output(out, [("STORE", store) for store in stores]):
+        table = run_probe(
+            stores, out, suite=suite, readouts=_split(readouts), targets=_split(targets), folds=folds, seed=seed, layers=layers,
+            n_boot=n_boot, threads=threads, stages=_split(stages), log=log, overwrite=overwrite,
+        )
     typer.echo(f"wrote {out} ({len(table)} result rows)")

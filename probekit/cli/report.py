@@ -20,13 +20,15 @@ def report(
 
     Per target: the layer and readout chosen by inner CV, the score with its interval, its gain over the controls, and the pattern the evidence fits; layer-wise curves, a targets x layers heatmap, selectivity, a UMAP of pooled latents. Nothing is fetched when the file opens.
     """
-    from probekit.errors import BadOptionError
+    from probekit.cli.options import ReportOptions
+    from probekit.formats.ownership import owned_output
     from probekit.report.build import write_report
     from probekit.report.diagnosis import Thresholds
+    from probekit.validation import validate_options
 
-    if not 0 <= min_gain < 1:
-        raise BadOptionError(f"--min-gain {min_gain}: give a margin in [0, 1), e.g. 0.05")
+    validate_options(ReportOptions, "report", min_gain=min_gain, seed=seed)
     target = out if out is not None else Path("reports") / f"{run_dir.resolve().name}.html"
-    written = write_report(run_dir, target, overwrite=overwrite, umap_target=umap_target,
-                           thresholds=Thresholds(min_gain=min_gain), seed=seed)
+    with owned_output(target, [("RUN_DIR", run_dir)], create_parent=True):
+        written = write_report(run_dir, target, overwrite=overwrite, umap_target=umap_target,
+                               thresholds=Thresholds(min_gain=min_gain), seed=seed)
     typer.echo(f"report written to {written}")

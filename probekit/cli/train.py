@@ -20,8 +20,13 @@ def train(
     ship: bool = typer.Option(False, "--ship", help="Install the result as the package's tiny-vjepa2 weights."),
 ) -> None:
     """Train the recipe's V-JEPA 2 on probekit worlds and export it as safetensors with a model card."""
+    from probekit.cli.options import TrainOptions
+    from probekit.formats.ownership import owned_output
     from probekit.training.loop import train as run_training
     from probekit.training.recipe import load_recipe
+    from probekit.validation import validate_options
+
+    validate_options(TrainOptions, "train", steps=steps, stop_after=stop_after)
 
     overrides: dict[str, object] = {}
     if steps is not None:
@@ -36,7 +41,9 @@ def train(
         from probekit.training.loop import model_config
 
         require_tiny_architecture(model_config(loaded.model), "--ship: the recipe's [model]", "drop --ship")
-    result = run_training(loaded, out, resume=resume, overwrite=overwrite, stop_after=stop_after)
+    inputs = [("RECIPE", recipe), ("--data", loaded.data.path), ("--monitor-data", loaded.data.monitor_path)]
+    with owned_output(out, inputs, create_parent=True):
+        result = run_training(loaded, out, resume=resume, overwrite=overwrite, stop_after=stop_after)
     if result is None:
         typer.echo(f"stopped with a checkpoint in {out}; continue with --resume")
         return

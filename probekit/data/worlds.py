@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from probekit.errors import BadOptionError
+from probekit.formats.damage import guard_reader
 from probekit.h5io import get_attr, open_checked, read_strings
 
 #: Per-clip columns returned by :meth:`WorldFile.clips` (string columns are decoded).
@@ -172,3 +173,6 @@ class WorldFile:
             f"WorldFile({str(self.path)!r}, n_clips={self.n_clips}, n_frames={self.n_frames}, "
             f"image_size={self.image_size}, k_max={self.k_max})"
         )
+
+
+guard_reader(WorldFile)  # damaged content reads as one FileFormatError line

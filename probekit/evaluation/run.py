@@ -32,6 +32,7 @@ def run_probe(
     threads: int = 1,
     stages: list[str] | None = None,
     log: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> pd.DataFrame:
     """Probe one or more latent stores and write a run directory.
 
@@ -54,6 +55,9 @@ def run_probe(
         machine; raise it for large stores on an idle machine).
     log
         Progress callback.
+    overwrite
+        Replace a run directory that holds a run of other stores (without it, such a directory
+        is refused; a re-run over the same stores resumes).
 
     Returns
     -------
@@ -84,6 +88,7 @@ def run_probe(
     if not out.parent.exists():
         raise BadOptionError(f"--out {out}: folder {out.parent} does not exist; create it first")
     inputs = open_inputs([Path(p) for p in stores])
+    _check_replacing(out, inputs, overwrite)
     out.mkdir(exist_ok=True)
     sweep_obj = Sweep(inputs, parsed, ProbeCache(out / "probes"), targets_explicit=explicit, log=log)
     manifest = base_manifest(inputs, parsed, parsed.folds, parsed.seed)
@@ -104,6 +109,37 @@ def run_probe(
     for item in inputs:
         item.store.close()
     return table
+
+
+def _check_replacing(out: Path, inputs, overwrite: bool) -> None:
+    """Refuse to replace a run of other stores unless ``overwrite``; with it, clear the old run."""
+    import json
+    import shutil
+
+    manifest_path = out / "manifest.json"
+    if not manifest_path.is_file():
+        return
+    try:
+        old = json.loads(manifest_path.read_text(encoding="utf-8")).get("inputs", [])
+        old_keys = [(str(Path(item["path"]).resolve()), str(item.get("store_hash", ""))) for item in old]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        old_keys = None
+    new_keys = [(str(Path(item.path).resolve()), str(item.hash)) for item in inputs]
+
+    def matches(key: tuple[str, str]) -> bool:
+        return any(key[0] == path or key[1] == digest for path, digest in old_keys or [])
+
+    if old_keys is not None and len(old_keys) == len(new_keys) and all(matches(key) for key in new_keys):
+        return
+    if not overwrite:
+        before = ", ".join(Path(path).name for path, _ in old_keys or []) or "unreadable inputs"
+        raise BadOptionError(f"--out {out}: holds a run of other stores ({before}); pass --overwrite to replace it "
+                             "or choose another --out")
+    for child in out.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def run_stages(suite, inputs, out: Path, probe_results: pd.DataFrame, log) -> tuple[list[str], dict[str, str]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from probekit.formats.atomic import write_boundary
 
 RESULT_COLUMNS = [
     "store", "store_hash", "encoder", "weights", "layer", "target", "slot", "readout", "control", "scenario", "metric",
@@ -26,6 +27,7 @@ COMPARISON_COLUMNS = ["target", "slot", "readout", "metric", "a", "b", "delta", 
 def _atomic_write(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.partial")
     write(tmp)
+    write_boundary(path)
     os.replace(tmp, path)
 
 

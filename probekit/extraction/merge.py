@@ -56,9 +56,15 @@ def merge_stores(shards: Sequence[str | os.PathLike], out: str | os.PathLike, *,
     paths = [Path(p) for p in shards]
     if any(p.resolve() == out.resolve() for p in paths):
         raise BadOptionError(f"--out {out}: is one of the shards; choose another path")
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        if path.resolve() in seen:
+            raise BadOptionError(f"merge: {path} is given twice (also as {seen[path.resolve()]}); give each shard once")
+        seen[path.resolve()] = path
     files = [open_checked(p, "store", resume_hint="finish that rank with `probekit extract ... --resume`") for p in paths]
     try:
         first = files[0]
+        check_shard_set(paths, files)
         for path, f in zip(paths[1:], files[1:]):
             for key in SHARED_ATTRS:
                 if not _same(get_attr(f, key), get_attr(first, key)):
@@ -93,6 +99,36 @@ def merge_stores(shards: Sequence[str | os.PathLike], out: str | os.PathLike, *,
         for f in files:
             f.close()
     return out
+
+
+def check_shard_set(paths: Sequence[Path], files: Sequence[h5py.File]) -> None:
+    """Refuse a set of shards that is not exactly ranks ``0..n-1`` of one ``n``-rank extraction.
+
+    Raises
+    ------
+    BadOptionError
+        A rank is missing or repeated, the shards are out of rank order, or their clip ranges
+        do not join up.
+    """
+    ranks = [int(get_attr(f, "rank", 0)) for f in files]
+    world = int(get_attr(files[0], "world_size", 1))
+    if len(files) != world or sorted(ranks) != list(range(world)):
+        missing = sorted(set(range(world)) - set(ranks))
+        repeated = sorted({r for r in ranks if ranks.count(r) > 1})
+        detail = "; ".join(part for part in (
+            f"missing rank(s) {', '.join(map(str, missing))}" if missing else "",
+            f"rank(s) {', '.join(map(str, repeated))} given more than once" if repeated else "",
+        ) if part) or f"{len(files)} shards for {world} ranks"
+        raise BadOptionError(f"merge: the shards are not one complete set of {world} rank(s) ({detail}); "
+                             f"give every rank's shard exactly once")
+    if ranks != list(range(world)):
+        order = " ".join(str(p) for _, p in sorted(zip(ranks, paths)))
+        raise BadOptionError(f"merge: give the shards in rank order: {order}")
+    ranges = [[int(v) for v in get_attr(f, "clip_range", [0, 0])] for f in files]
+    for (path, (_, stop)), (next_path, (start, _)) in zip(zip(paths, ranges), zip(paths[1:], ranges[1:])):
+        if stop != start:
+            raise BadOptionError(f"merge: {path} ends at clip {stop} but {next_path} starts at clip {start}; "
+                                 f"merge shards of one extraction only")
 
 
 def _virtual(merged: h5py.File, name: str, paths: list[Path], layouts: list[dict[str, h5py.Dataset]],

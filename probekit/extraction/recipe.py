@@ -2,38 +2,78 @@
 
 Keys are the long option names with ``_`` or ``-`` (``batch_size`` or ``batch-size``); a table
 ``[encoder_options]`` is passed to the encoder factory. Command-line flags override the recipe.
+Recipe and flags are validated by one declared model (:class:`ExtractOptions`): types, ranges,
+and unknown keys refused with a did-you-mean. ``trust_remote_code`` is accepted only from the
+command line (``--trust-remote-code``), never from a recipe: a recipe must not be able to run a
+folder's code by itself.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import sys
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal, Mapping, Optional, Union
+
+from pydantic import Field
 
 from probekit.errors import BadOptionError
 from probekit.extraction.run import ExtractConfig
 from probekit.shipped import find_recipe_file
+from probekit.validation import Bool, PositiveInt, Seed, Str, StrictModel, option_name, read_toml, validate
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+#: Keys a recipe may not set (only the command line may).
+COMMAND_LINE_ONLY = ("trust_remote_code",)
 
-_FIELDS = {f.name for f in dataclasses.fields(ExtractConfig)} - {"recipe"}
+
+class ExtractOptions(StrictModel):
+    """Every option of one extraction, from a recipe or the command line."""
+
+    data: Optional[Str] = None
+    out: Optional[Str] = None
+    encoder: Str = "tiny-vjepa2"
+    init: Literal["pretrained", "random"] = "pretrained"
+    layers: Union[Str, list[Annotated[int, Field(strict=True)]]] = "all"
+    pool: Union[Str, list[Str]] = "mean,time,object"
+    dtype: Literal["float16", "float32"] = "float16"
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] = 8
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    compression: Literal["none", "gzip", "lzf"] = "none"
+    resume: Bool = False
+    overwrite: Bool = False
+    shuffle_frames: Optional[Seed] = None
+    frame_step: Annotated[int, Field(ge=1, le=100_000, strict=True)] = 1
+    window: Optional[Annotated[int, Field(ge=1, le=100_000, strict=True)]] = None
+    stride: Optional[Annotated[int, Field(ge=1, le=100_000, strict=True)]] = None
+    on_bad_video: Literal["skip", "stop"] = "skip"
+    trust_remote_code: Bool = False
+    seed: Seed = 0
+    threads: Optional[Annotated[int, Field(ge=1, le=1024, strict=True)]] = None
+    max_clips: Optional[PositiveInt] = None
+    progress: Bool = True
+    encoder_options: dict[str, Any] = Field(default_factory=dict)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "value"
 
 
 def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a recipe (a TOML path or a shipped recipe's name) into a dict of :class:`ExtractConfig` fields."""
+    """Read and validate a recipe; return the keys it sets (as :class:`ExtractConfig` fields).
+
+    Raises
+    ------
+    BadOptionError
+        Missing, non-UTF-8 or invalid TOML; an unknown key (with a did-you-mean); a value of the
+        wrong type or range; ``trust_remote_code`` (command line only). One line naming the key
+        and the file.
+    """
     path = find_recipe_file(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadOptionError(f"recipe {path}: not valid TOML ({' '.join(str(exc).split())})") from None
-    values = {key.replace("-", "_"): value for key, value in raw.items()}
-    unknown = sorted(set(values) - _FIELDS)
-    if unknown:
-        raise BadOptionError(f"recipe {path}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(_FIELDS))}")
+    raw = read_toml(path, "recipe")
+    values = {str(key).replace("-", "_"): value for key, value in raw.items()}
+    for key in COMMAND_LINE_ONLY:
+        if key in values:
+            raise BadOptionError(f"recipe {path}: {key} is accepted only on the command line "
+                                 f"(--{key.replace('_', '-')}); remove it from the recipe")
+    validate(ExtractOptions, values, f"recipe {path}", name_of=_dotted)
     if "layers" in values and not isinstance(values["layers"], str):
         values["layers"] = ",".join(str(v) for v in values["layers"])
     if "pool" in values and not isinstance(values["pool"], str):
@@ -45,9 +85,10 @@ def build_config(recipe: str | os.PathLike | None, overrides: Mapping[str, Any])
     """Recipe values, then every override that is not None; ``data`` and ``out`` are required."""
     recipe = find_recipe_file(recipe) if recipe else None
     values: dict[str, Any] = load_recipe(recipe) if recipe else {}
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.update({k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in overrides.items() if v is not None})
     for required in ("data", "out"):
         if not values.get(required):
             raise BadOptionError(f"--{required} is required (on the command line or in the recipe)")
+    validate(ExtractOptions, values, "extract", name_of=option_name)
     values["data"], values["out"] = str(values["data"]), str(values["out"])
     return ExtractConfig(**values, recipe=str(recipe) if recipe else None)

@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from probekit.formats.damage import guard_reader
 from probekit.errors import BadOptionError
 from probekit.formats.atomic import atomic_path
 from probekit.h5io import FORMATS, atomic_h5, get_attr, open_checked, read_strings, set_attr, string_array
@@ -170,6 +171,9 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r}, encoder={self.attrs.get('encoder')!r}, layers={self.layers})"
 
+
+
+guard_reader(Store)  # damaged content reads as one FileFormatError line
 
 def store_state(path: str | os.PathLike) -> str:
     """``missing``, ``complete``, ``incomplete`` (a probekit store) or ``foreign``."""

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from probekit.errors import BadOptionError
+from probekit.errors import BadOptionError, FileFormatError
 from probekit.formats.atomic import atomic_write
 from probekit.training.monitor import effective_rank
 
@@ -137,15 +137,20 @@ def evaluate_reference(
     if not world.exists():
         log(f"evaluate: generating {clips} held-out families (seed {seed})")
         generate_world(world, clips=clips, seed=seed, progress=False)
+    else:
+        check_reused_world(world, clips=clips, seed=seed)
     lap("generate")
 
     def extract(label: str, encoder: str, **options: Any) -> Path:
         path = out / f"{label}.h5"
-        if not path.exists():
-            log(f"evaluate: extracting {label}")
-            dtype = "float32" if encoder == "pixels" else "float16"
-            run_extract(ExtractConfig(data=str(world), out=str(path), encoder=encoder, layers="all", pool="mean,time,object",
-                                      dtype=dtype, batch_size=8, device="cpu", threads=threads, progress=False, **options))
+        config = ExtractConfig(data=str(world), out=str(path), encoder=encoder, layers="all", pool="mean,time,object",
+                               dtype="float32" if encoder == "pixels" else "float16", batch_size=8, device="cpu",
+                               threads=threads, progress=False, **options)
+        state = reused_store_state(config)
+        if state != "complete":
+            log(f"evaluate: {'resuming' if state == 'incomplete' else 'extracting'} {label}")
+            config.resume = state == "incomplete"
+            run_extract(config)
         return path
 
     stores = {
@@ -178,6 +183,51 @@ def evaluate_reference(
         report_path = write_report(run_dir, out / "report.html", overwrite=True, seed=seed)
         lap("report")
     return ReferenceEvaluation(out, summary, report_path)
+
+
+def check_reused_world(world: Path, *, clips: int, seed: int) -> None:
+    """Refuse a held-out world file in ``--out`` made with another ``--clips`` or ``--seed``."""
+    from probekit.h5io import get_attr, open_checked
+
+    with open_checked(world, "world", resume_hint="delete it to generate it again") as f:
+        found = (int(get_attr(f, "n_families", -1)), int(get_attr(f, "seed", -1)))
+    if found != (int(clips), int(seed)):
+        raise BadOptionError(f"--out {world.parent}: holds held-out worlds of --clips {found[0]} --seed {found[1]}, not "
+                             f"--clips {clips} --seed {seed}; use another --out or the same options")
+
+
+def reused_store_state(config: Any) -> str:
+    """``missing``, ``incomplete`` (resume it) or ``complete`` (its weights checked) for a store evaluate reuses.
+
+    A complete store is reused only when its ``weight_hash`` equals that of the encoder the
+    evaluation would extract now (the same weights file, the same twin seed).
+
+    Raises
+    ------
+    BadOptionError
+        The store was extracted from other weights.
+    """
+    from probekit.encoders import create_encoder
+    from probekit.extraction.writer import parts_dir_for
+    from probekit.h5io import get_attr, open_checked
+
+    path = Path(config.out)
+    if not path.exists():
+        return "incomplete" if parts_dir_for(path).exists() else "missing"
+    try:
+        store = open_checked(path, "store")
+    except FileFormatError as exc:
+        if "incomplete" in str(exc):
+            return "incomplete"
+        raise
+    with store:
+        found = str(get_attr(store, "weight_hash", ""))
+        source = str(get_attr(store, "encoder_weights_file", ""))
+    expected = create_encoder(config.encoder, init=config.init, seed=config.seed, **config.encoder_options).weight_hash()
+    if found != expected:
+        raise BadOptionError(f"--out {path.parent}: {path.name} was extracted from other weights ({source or 'weight hash ' + found[:12]}), "
+                             f"not the ones evaluated now; use another --out or delete {path.name}")
+    return "complete"
 
 
 def comparison_verdict(comparison: dict[str, Any]) -> str:

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from probekit.errors import BadOptionError
 from probekit.shipped import find_recipe_file
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MASKINGS = ("multiblock", "future")
 
@@ -144,6 +139,11 @@ class TrainRecipe:
         for name in ("warmup_steps", "weight_decay", "grad_clip"):
             if getattr(opt, name) < 0:
                 raise BadOptionError(f"recipe optimization.{name}: {getattr(opt, name)}; give 0 (off) or a positive value")
+        from probekit.validation import SEED_MAX
+
+        for section_name, section, name in (("data", data, "seed"), ("data", data, "monitor_seed"), ("optimization", opt, "seed")):
+            if not 0 <= getattr(section, name) <= SEED_MAX:
+                raise BadOptionError(f"recipe {section_name}.{name}: {getattr(section, name)}; give a seed in 0..{SEED_MAX}")
 
 
 def _positive(section: Any, section_name: str, names: tuple[str, ...]) -> None:
@@ -155,17 +155,22 @@ def _positive(section: Any, section_name: str, names: tuple[str, ...]) -> None:
 
 def load_recipe(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> TrainRecipe:
     """Read a TOML training recipe; ``overrides`` maps ``"section.field"`` to a value."""
+    from probekit.validation import did_you_mean, read_toml
+
     path = find_recipe_file(path, training=True)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise BadOptionError(f"recipe {path}: not valid TOML ({exc})") from None
-    recipe = TrainRecipe(name=raw.pop("name", "tiny-vjepa2"))
+    raw = read_toml(path, "recipe")
+    name = raw.pop("name", "tiny-vjepa2")
+    if not isinstance(name, str):
+        raise BadOptionError(f"recipe {path}: name = {name!r}; give a string, e.g. 'tiny-vjepa2'")
+    recipe = TrainRecipe(name=name)
+    tables = ("model", "data", "objective", "optimization")
     for section_name, values in raw.items():
-        section = getattr(recipe, section_name, None)
-        if section is None or not dataclasses.is_dataclass(section):
-            raise BadOptionError(f"recipe {path}: unknown table [{section_name}]; use model, data, objective, optimization")
-        _update(section, values, f"{path} [{section_name}]")
+        if section_name not in tables:
+            raise BadOptionError(f"recipe {path}: unknown table [{section_name}]{did_you_mean(section_name, tables)}; "
+                                 f"use {', '.join(tables)}")
+        if not isinstance(values, dict):
+            raise BadOptionError(f"recipe {path}: {section_name} = {values!r}; give a table [{section_name}]")
+        _update(getattr(recipe, section_name), values, f"{path} [{section_name}]")
     for dotted, value in (overrides or {}).items():
         section_name, _, field_name = dotted.partition(".")
         _update(getattr(recipe, section_name), {field_name: value}, f"override {dotted}")
@@ -177,30 +182,33 @@ def _update(section: Any, values: dict[str, Any], where: str) -> None:
     names = {f.name: f for f in dataclasses.fields(section)}
     for key, value in values.items():
         if key not in names:
-            raise BadOptionError(f"{where}: unknown key {key!r}; known keys: {', '.join(names)}")
+            from probekit.validation import did_you_mean
+
+            hint = did_you_mean(key, names) or f"; known keys: {', '.join(names)}"
+            raise BadOptionError(f"{where}: unknown key {key!r}{hint}")
         setattr(section, key, _typed(getattr(section, key), value, f"{where} {key}"))
 
 
 def _typed(current: Any, value: Any, where: str) -> Any:
     """``value`` converted to the type of the field's default, or a one-line error naming the key."""
     def is_number(x: Any) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool)
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
     if isinstance(current, tuple):
         if not isinstance(value, (list, tuple)) or len(value) != len(current) or not all(is_number(v) for v in value):
-            raise BadOptionError(f"{where}: {value!r}; give a list of {len(current)} numbers, e.g. {list(current)}")
+            raise BadOptionError(f"{where}: {value!r}; give a list of {len(current)} finite numbers, e.g. {list(current)}")
         return tuple(float(v) for v in value)
     if isinstance(current, bool):
         if not isinstance(value, bool):
             raise BadOptionError(f"{where}: {value!r}; give true or false")
         return value
     if isinstance(current, int):
-        if not (isinstance(value, int) and not isinstance(value, bool)) and not (isinstance(value, float) and value.is_integer()):
+        if not (isinstance(value, int) and not isinstance(value, bool)) and not (isinstance(value, float) and math.isfinite(value) and value.is_integer()):
             raise BadOptionError(f"{where}: {value!r}; give a whole number, e.g. {current}")
         return int(value)
     if isinstance(current, float):
         if not is_number(value):
-            raise BadOptionError(f"{where}: {value!r}; give a number, e.g. {current}")
+            raise BadOptionError(f"{where}: {value!r}; give a finite number, e.g. {current}")
         return float(value)
     if isinstance(current, str) and not isinstance(value, str):
         raise BadOptionError(f"{where}: {value!r}; give a string, e.g. {current!r}")
