@@ -12,9 +12,10 @@ Per store and layer, on stores that hold full ``tokens`` and ``token_coverage``:
 - **Binding specificity.** For object slots i and j, j's state (each of ``targets``) is
   decoded with family-grouped cross-validated ridge from i's mask-pooled tokens (tokens where
   i's coverage >= 0.5 and j's is 0), and from i's ground-truth state on the same samples; the
-  leakage of i's tokens about j is the difference. Own gain = mean over i of R^2 of i's state
-  from i's tokens; cross gain = mean leakage over i != j; specificity = own gain - cross gain.
-  Intervals resample families (the same replicates for every entry).
+  leakage of i's tokens about j is the difference (every R^2 floored at 0: a decoder worse than
+  the mean carries no information). Own gain = mean over i of R^2 of i's state from i's tokens;
+  cross gain = mean leakage over i != j; specificity = own gain - cross gain. Intervals resample
+  families (the same replicates for every entry).
 
 The table's columns are documented in ``docs/formats.md`` ("Binding table"); example frames
 (ground-truth labels next to clusters) go to ``tables/binding_frames.parquet``.
@@ -250,13 +251,16 @@ class _Replicates:
         self.counts = rng.multinomial(self.n_families, np.full(self.n_families, 1.0 / self.n_families), size=n_boot)
 
     def r2(self, clips: np.ndarray, y: np.ndarray, pred: np.ndarray) -> tuple[float, np.ndarray]:
+        """R^2 floored at 0 (a decoder worse than the mean carries no information), and replicates."""
         from probekit.metrics.bootstrap import _decomposable, _family_sums
 
+        if len(y) < 2:
+            return float("nan"), np.full(len(self.counts), np.nan)
         stats, finish = _decomposable("r2", y, pred)
-        value = float(finish(stats.sum(axis=0, keepdims=True))[0])
+        value = max(float(finish(stats.sum(axis=0, keepdims=True))[0]), 0.0)
         sums = _family_sums(stats, self.inverse[clips], self.n_families)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return value, finish(self.counts @ sums)
+            return value, np.maximum(finish(self.counts @ sums), 0.0)
 
 
 def _interval(replicates: np.ndarray) -> tuple[float, float]:
@@ -298,9 +302,9 @@ class _Leakage:
                 if len(clip) < params.min_samples or len(np.unique(self.clip_fold[clip])) < 2:
                     continue
                 self.samples[(i, j)] = (clip, step)
-                if i != j:  # what i's own state tells about j (physical coupling), at least nothing
-                    for name, (value, reps) in self._score(state[clip, step, i], j, clip, step).items():
-                        self.baseline[(i, j, name)] = (max(value, 0.0), np.maximum(reps, 0.0))
+                if i != j:  # what i's own state tells about j (physical coupling)
+                    for name, score in self._score(state[clip, step, i], j, clip, step).items():
+                        self.baseline[(i, j, name)] = score
 
     def _score(self, X: np.ndarray, j: int, clip: np.ndarray, step: np.ndarray) -> dict[str, tuple[float, np.ndarray]]:
         """R^2 (and replicates) of each target of slot ``j`` from ``X``, all targets in one ridge fit."""
@@ -330,9 +334,12 @@ class _Leakage:
                 pooled_scores.append(self._score(pooled_all[clip, step].astype(np.float64), j, clip, step))
         rows = []
         for name in self.params.targets:
-            own, cross, pooled_r2 = [], [], [score[name] for score in pooled_scores]
+            own, cross = [], []
+            pooled_r2 = [score[name] for score in pooled_scores if np.isfinite(score[name][0])]
             for (i, j), (clip, step) in self.samples.items():
                 value, reps = scores[(i, j)][name]
+                if not np.isfinite(value) or (i != j and not np.isfinite(self.baseline[(i, j, name)][0])):
+                    continue
                 extra = {"target": name, "slot_i": i, "slot_j": j, "n_samples": len(clip), "n_clips": len(np.unique(clip))}
                 if i == j:
                     own.append((value, reps))

@@ -77,27 +77,33 @@ def _leakage(table: pd.DataFrame, layers: dict[str, int]):
 
 
 def _frames(frames: pd.DataFrame, layers: dict[str, int]):
+    """One row per store: its example frame's ground truth, then its clusters at the chosen layer."""
     from probekit.report.figures import _subplots
 
-    stores = [s for s in layers if not frames[(frames["store"] == s) & (frames["layer"] == layers[s]) & (frames["method"] == "kmeans")].empty]
+    stores = [s for s in layers if not frames[(frames["store"] == s) & (frames["method"] == "truth")].empty]
     if not stores:
         return None
-    truth = frames[(frames["store"] == stores[0]) & (frames["method"] == "truth")].iloc[0]
-    panels = [("ground truth (argmax of coverage)", truth)]
-    for store in stores:
-        row = frames[(frames["store"] == store) & (frames["layer"] == layers[store]) & (frames["method"] == "kmeans")].iloc[0]
-        panels.append((f"{store}\nk-means, layer {layers[store]}", row))
-    position = frames[(frames["store"] == stores[0]) & (frames["method"] == "position")]
-    if not position.empty:
-        panels.append(("k-means on positions", position.iloc[0]))
-    fig, axes = _subplots(1, len(panels), figsize=(2.3 * len(panels), 2.6), squeeze=False)
-    for ax, (title, row) in zip(axes[0], panels):
-        grid = np.asarray(row["labels"], dtype=int).reshape(int(row["height"]), int(row["width"]))
-        ax.imshow(grid, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
-        ax.set_title(title, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    return fig, truth
+    columns = [("truth", None, "ground truth"), ("kmeans", "chosen", "k-means"), ("ward", "chosen", "Ward"),
+               ("position", -1, "k-means on positions")]
+    fig, axes = _subplots(len(stores), len(columns), figsize=(2.2 * len(columns), 2.4 * len(stores)), squeeze=False)
+    for row_axes, store in zip(axes, stores):
+        mine = frames[frames["store"] == store]
+        truth = mine[mine["method"] == "truth"].iloc[0]
+        for ax, (method, layer, title) in zip(row_axes, columns):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            at = layers[store] if layer == "chosen" else layer
+            hit = mine[(mine["method"] == method) & ((mine["layer"] == at) if at is not None else True)]
+            if hit.empty:
+                ax.set_axis_off()
+                continue
+            row = hit.iloc[0]
+            grid = np.asarray(row["labels"], dtype=int).reshape(int(row["height"]), int(row["width"]))
+            ax.imshow(grid, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+            where = f", layer {at}" if layer == "chosen" else ""
+            ax.set_title(f"{title}{where}", fontsize=8)
+        row_axes[0].set_ylabel(f"{store}\n{truth['clip_id']}, step {int(truth['step'])}", fontsize=8)
+    return fig
 
 
 def _summary(table: pd.DataFrame, layers: dict[str, int]) -> pd.DataFrame:
@@ -157,11 +163,10 @@ def render(run) -> Section:
     except FileFormatError:
         frames = None
     if frames is not None and not frames.empty:
-        drawn = _frames(frames, layers)
-        if drawn is not None:
-            fig, truth = drawn
+        fig = _frames(frames, layers)
+        if fig is not None:
             section.figures.append(render_figure(fig, "binding_frame", "Masks and token clusters",
-                                                 f"Clip {truth['clip_id']}, token step {int(truth['step'])}: ground-truth labels next to each store's k-means clusters at its chosen layer (colours are arbitrary per panel)."))
+                                                 "Per store, the example clip's busiest token step: ground-truth labels (0 background, k + 1 slot k) next to the token clusters at the chosen layer and the position-only clusters (cluster colours are arbitrary)."))
     section.table = _summary(table, layers)
     return section
 
