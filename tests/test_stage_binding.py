@@ -19,15 +19,37 @@ def _value(table, layer, method, scope, metric, target=""):
     return rows.iloc[0]
 
 
+SUITE = """[suite]
+name = "binding-test"
+readouts = ["linear"]
+targets = ["velocity"]
+controls = []
+folds = 4
+n_boot = 20
+stages = ["binding"]
+[stages.binding]
+n_boot = 100
+targets = ["velocity"]
+"""
+
+
 @pytest.fixture(scope="module")
-def planted_table(tmp_path_factory):
+def planted_run(tmp_path_factory):
+    from probekit.evaluation import run_probe
+
     tmp = tmp_path_factory.mktemp("binding")
     store = write_token_store(tmp / "tokens.h5", n_clips=24, n_steps=3)
-    inputs = open_inputs([store])
-    context = StageContext(inputs=inputs, out=tmp, seed=0, folds=4, params={"n_boot": 100, "targets": ["velocity"]})
-    table = get_stage("binding").run(context)
-    inputs[0].store.close()
-    return table
+    suite = tmp / "suite.toml"
+    suite.write_text(SUITE)
+    run_probe([store], tmp / "run", suite=suite)
+    return tmp / "run"
+
+
+@pytest.fixture(scope="module")
+def planted_table(planted_run):
+    from probekit.rundir import load_run
+
+    return load_run(planted_run).table("binding")
 
 
 def test_bound_layer_groups_into_objects_and_keeps_each_state_in_its_own_tokens(planted_table):
@@ -70,6 +92,17 @@ def test_table_is_tidy_and_counts_clips(planted_table):
     clip_rows = planted_table[planted_table["scope"] == "clip"]
     assert (clip_rows["n_clips"] + clip_rows["n_excluded"] == 24).all()  # every clip holds 2 or 3 objects
     assert set(planted_table["method"]) == {"kmeans", "ward", "position", "ridge"}
+
+
+def test_report_shows_curves_leakage_and_frames(planted_run, tmp_path):
+    from probekit.report.build import write_report
+
+    html = write_report(planted_run, tmp_path / "r.html").read_text(encoding="utf-8")
+    section = html[html.index('<section id="binding">'):]
+    section = section[:section.index("</section>")]
+    for title in ("Binding per layer", "Leakage matrix (velocity)", "Masks and token clusters"):
+        assert title in section
+    assert section.count("data:image") == 3 and "specificity velocity" in section
 
 
 def test_stores_without_full_tokens_are_skipped_naming_the_flag(tmp_path):

@@ -114,6 +114,9 @@ def _params(raw: dict[str, Any]) -> _Params:
     if unknown:
         raise BadOptionError(f"[stages.binding]: unknown key(s) {unknown}; known: {', '.join(DEFAULTS)}")
     merged = {**DEFAULTS, **raw}
+    for key in ("targets", "methods"):
+        if not isinstance(merged[key], list) or not merged[key] or not all(isinstance(v, str) for v in merged[key]):
+            raise BadOptionError(f"[stages.binding] {key} = {merged[key]!r}: give a non-empty list of names, e.g. {DEFAULTS[key]}")
     for name in merged["targets"]:
         spec = get_target(name)
         if spec.level != "slot" or spec.kind != "continuous" or spec.subset != "all":
@@ -215,14 +218,10 @@ def _dense_targets(labels, names: list[str], shape: tuple[int, int, int], token_
     return out
 
 
-def _pair_masks(coverage: np.ndarray, min_coverage: float) -> np.ndarray:
-    """(N, T', K, K, H', W') tokens pooled for (i, j): i's coverage >= min and j's 0 (diagonal: i's only)."""
-    own = coverage >= min_coverage
-    free = coverage <= 0.0
-    masks = own[:, :, :, None] & free[:, :, None, :]
-    k = coverage.shape[2]
-    masks[:, :, np.arange(k), np.arange(k)] = own
-    return masks
+def _pair_mask(coverage: np.ndarray, i: int, j: int, min_coverage: float) -> np.ndarray:
+    """Tokens pooled for (i, j) in coverage (..., K, H', W'): i's coverage >= min and j's 0 (i == j: i's only)."""
+    mask = coverage[..., i, :, :] >= min_coverage
+    return mask if i == j else mask & (coverage[..., j, :, :] <= 0.0)
 
 
 def _oof(X: np.ndarray, Y: np.ndarray, fold: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
@@ -281,8 +280,7 @@ class _Leakage:
         self.params, self.seed, self.k = params, seed, k
         token_frames = np.asarray(item.store.dataset("layout/token_frames"))
         self.targets = _dense_targets(item.labels, params.targets, (n, t, k), token_frames)
-        self.masks = _pair_masks(coverage, params.min_coverage)
-        counts = self.masks.sum(axis=(-2, -1))  # (N, T', K, K)
+        self.coverage = coverage
         state = np.concatenate([self.targets[name] for name in params.targets], axis=-1)  # (N, T', K, m)
         self.state = state
         state_ok = np.isfinite(state).all(axis=-1)
@@ -292,12 +290,14 @@ class _Leakage:
         self.families = family_codes
         self.replicates = _Replicates(family_codes, params.n_boot, seed)
         self.samples: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self.features: dict[tuple[int, int], np.ndarray] = {}  # pooled tokens of the current layer
+        self.pooled_all = np.empty((n, t, 0))
         self.baseline: dict[tuple[int, int, str], tuple[float, np.ndarray]] = {}
         if self.clip_fold is None:
             return
         for i in range(k):
             for j in range(k):
-                ok = (counts[:, :, i, j] > 0) & state_ok[:, :, j] & state_ok[:, :, i]
+                ok = _pair_mask(coverage, i, j, params.min_coverage).any(axis=(-2, -1)) & state_ok[:, :, j] & state_ok[:, :, i]
                 clip, step = np.nonzero(ok)
                 if len(clip) < params.min_samples or len(np.unique(self.clip_fold[clip])) < 2:
                     continue
@@ -316,22 +316,30 @@ class _Leakage:
         return {name: self.replicates.r2(clip[fitted], y[fitted, a:b], pred[fitted, a:b])
                 for name, a, b in zip(self.params.targets, edges[:-1], edges[1:])}
 
-    def pooled_features(self, tokens: np.ndarray, clips: np.ndarray) -> np.ndarray:
-        """(b, T', K, K, D) mean tokens of each pair mask (NaN where the mask is empty)."""
-        masks = self.masks[clips].astype(np.float32)
-        total = masks.sum(axis=(-2, -1))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.einsum("btijhw,bthwd->btijd", masks, tokens) / total[..., None]
+    def add_tokens(self, tokens: np.ndarray, start: int) -> None:
+        """Pool the tokens (b, T', H', W', D) of clips ``start .. start + b`` for every pair's samples."""
+        n, t = self.coverage.shape[:2]
+        if self.pooled_all.shape[-1] != tokens.shape[-1]:
+            self.pooled_all = np.empty((n, t, tokens.shape[-1]), np.float32)
+            self.features = {pair: np.empty((len(clip), tokens.shape[-1]), np.float32) for pair, (clip, _) in self.samples.items()}
+        self.pooled_all[start : start + len(tokens)] = tokens.mean(axis=(2, 3))
+        for (i, j), (clip, step) in self.samples.items():
+            inside = (clip >= start) & (clip < start + len(tokens))
+            if inside.any():
+                mask = _pair_mask(self.coverage[clip[inside], step[inside]].astype(np.float32), i, j, self.params.min_coverage)
+                summed = np.einsum("nhw,nhwd->nd", mask.astype(np.float64), tokens[clip[inside] - start, step[inside]])
+                self.features[(i, j)][inside] = summed / mask.sum(axis=(1, 2))[:, None]
 
-    def rows(self, item, layer: int, pooled: np.ndarray, pooled_all: np.ndarray) -> list[dict[str, Any]]:
-        """Leakage entries and the summary (own, cross and pooled R^2, specificity) of one layer."""
-        scores = {pair: self._score(pooled[clip, step, pair[0], pair[1]].astype(np.float64), pair[1], clip, step)
+    def rows(self, item, layer: int) -> list[dict[str, Any]]:
+        """Leakage entries and the summary (own, cross and pooled R^2, specificity) of the layer
+        whose tokens were last given to :meth:`add_tokens`."""
+        scores = {pair: self._score(self.features[pair].astype(np.float64), pair[1], clip, step)
                   for pair, (clip, step) in self.samples.items()}
         pooled_scores = []
         for j in range(self.k):
             clip, step = np.nonzero(np.isfinite(self.state[:, :, j]).all(axis=-1))
             if len(clip) >= self.params.min_samples and len(np.unique(self.clip_fold[clip])) >= 2:
-                pooled_scores.append(self._score(pooled_all[clip, step].astype(np.float64), j, clip, step))
+                pooled_scores.append(self._score(self.pooled_all[clip, step].astype(np.float64), j, clip, step))
         rows = []
         for name in self.params.targets:
             own, cross = [], []
@@ -380,7 +388,6 @@ def _store_rows(item, params: _Params, context: StageContext) -> tuple[list[dict
     rows: list[dict[str, Any]] = []
     for layer in _token_layers(item):
         context.log(f"binding: {item.label} layer {layer}")
-        pooled, pooled_all = None, None
         for start in range(0, n, params.batch_clips):
             batch = np.arange(start, min(n, start + params.batch_clips))
             tokens = _read_tokens(item, layer, batch)  # (b, T', H', W', D)
@@ -391,14 +398,9 @@ def _store_rows(item, params: _Params, context: StageContext) -> tuple[list[dict
                 for method in params.methods:
                     clusters.add(layer, method, int(clip), features)
             if leakage.samples:
-                part = leakage.pooled_features(tokens, batch)
-                if pooled is None:
-                    pooled = np.empty((n,) + part.shape[1:], np.float32)
-                    pooled_all = np.empty((n, tokens.shape[1], tokens.shape[-1]), np.float32)
-                pooled[batch] = part
-                pooled_all[batch] = tokens.mean(axis=(2, 3))
+                leakage.add_tokens(tokens, start)
         if leakage.samples:
-            rows += leakage.rows(item, layer, pooled, pooled_all)
+            rows += leakage.rows(item, layer)
     rows = _cluster_rows(item, clusters, families, params.n_boot, context.seed) + rows
     frames = _example_frames(item, clusters, clip_ids)
     return rows, frames
