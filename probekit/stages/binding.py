@@ -12,8 +12,8 @@ Per store and layer, on stores that hold full ``tokens`` and ``token_coverage``:
 - **Binding specificity.** For object slots i and j, j's state (each of ``targets``) is
   decoded with family-grouped cross-validated ridge from i's mask-pooled tokens (tokens where
   i's coverage >= 0.5 and j's is 0), and from i's ground-truth state on the same samples; the
-  leakage of i's tokens about j is the difference (every R^2 floored at 0: a decoder worse than
-  the mean carries no information). Own gain = mean over i of R^2 of i's state from i's tokens;
+  leakage of i's tokens about j is the difference, floored at 0 (as is every R^2: a decoder
+  worse than the mean carries no information). Own gain = mean over i of R^2 of i's state from i's tokens;
   cross gain = mean leakage over i != j; specificity = own gain - cross gain. Intervals resample
   families (the same replicates for every entry).
 
@@ -354,8 +354,9 @@ class _Leakage:
                     rows.append(_row(item, layer, "ridge", "tokens", "leakage", value, *_interval(reps), **extra))
                     continue
                 base, base_reps = self.baseline[(i, j, name)]
-                cross.append((value - base, reps - base_reps))
-                rows.append(_row(item, layer, "ridge", "tokens", "leakage", value - base, *_interval(reps - base_reps), **extra))
+                gain, gain_reps = max(value - base, 0.0), np.maximum(reps - base_reps, 0.0)  # nothing beyond physics: 0
+                cross.append((gain, gain_reps))
+                rows.append(_row(item, layer, "ridge", "tokens", "leakage", gain, *_interval(gain_reps), **extra))
                 rows.append(_row(item, layer, "ridge", "state", "leakage", base, *_interval(base_reps), **extra))
             summary = {"target": name}
             for metric, entries in (("own_gain", own), ("cross_gain", cross), ("pooled_r2", pooled_r2)):

@@ -100,9 +100,9 @@ def _frames(frames: pd.DataFrame, layers: dict[str, int]):
             row = hit.iloc[0]
             grid = np.asarray(row["labels"], dtype=int).reshape(int(row["height"]), int(row["width"]))
             ax.imshow(grid, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
-            where = f", layer {at}" if layer == "chosen" else ""
+            where = f", layer {at}" if layer == "chosen" else f", step {int(truth['step'])}" if method == "truth" else ""
             ax.set_title(f"{title}{where}", fontsize=8)
-        row_axes[0].set_ylabel(f"{store}\n{truth['clip_id']}, step {int(truth['step'])}", fontsize=8)
+        row_axes[0].set_ylabel(store, fontsize=8)
     return fig
 
 
