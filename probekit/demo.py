@@ -3,8 +3,8 @@
 :func:`run_demo` generates a small world set, extracts it with the embedded encoders
 (``tiny-vjepa2`` with its shipped trained weights; its random-weight twin, the weights training
 started from; ``pixels``; and, should the trained weights be missing, the planted-signal encoder
-of :mod:`probekit.testing` as a known-answer reference), probes them with the ``quick`` suite and writes the report. Everything
-runs offline on CPU.
+of :mod:`probekit.testing` as a known-answer reference), with full tokens, probes them with the ``quick`` suite plus the
+slot-binding stage and writes the report. Everything runs offline on CPU.
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ PLANTED_ANSWER = {
 #: separates nothing; acceleration is left out because simulated rigid bodies mostly fall at
 #: constant g with rare impulse spikes (the full physics suite has it).
 DEMO_TARGETS = ("position_camera", "velocity", "contact", "visible_fraction", "gravity")
+#: What the demo extracts per layer: pooled vectors, object tokens and the full token grid (for
+#: the binding stage).
+DEMO_POOL = "mean,time,object,none"
+#: Stages the demo runs after the probes.
+DEMO_STAGES = ("binding",)
 
 
 @dataclass
@@ -123,7 +128,7 @@ def run_demo(
 
     def extract(name: str, encoder: str, init: str = "pretrained", dtype: str = "float16") -> Path:
         config = ExtractConfig(data=str(world), out=str(out / f"{name}.h5"), encoder=encoder, init=init, seed=seed,
-                               layers="all", pool="mean,time,object", dtype=dtype, batch_size=8, device="cpu",
+                               layers="all", pool=DEMO_POOL, dtype=dtype, batch_size=8, device="cpu",
                                overwrite=True, threads=threads, progress=False)
         return run_extract(config)
 
@@ -151,7 +156,7 @@ def run_demo(
     order = [stores[k] for k in ("planted", "tiny-vjepa2", "tiny-vjepa2-random", "pixels") if k in stores]
     run_probe(order, run_dir, suite="quick", targets=list(DEMO_TARGETS),
               readouts=list(sizes.readouts) if sizes.readouts else None, folds=sizes.folds, seed=seed,
-              n_boot=sizes.n_boot, threads=threads, log=lambda line: log(f"  {line}"))
+              n_boot=sizes.n_boot, threads=threads, stages=list(DEMO_STAGES), log=lambda line: log(f"  {line}"))
     lap("probe")
 
     log("demo: 4/4 writing the report")

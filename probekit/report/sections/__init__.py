@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Modules imported on first use; each registers the section of one stage.
 SECTION_MODULES: tuple[str, ...] = (
+    "probekit.report.sections.binding",
     "probekit.report.sections.structure",
     "probekit.report.sections.attribution",
 )
