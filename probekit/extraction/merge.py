@@ -17,6 +17,7 @@ import numpy as np
 
 from probekit.errors import BadOptionError, FileFormatError
 from probekit.h5io import atomic_h5, check_writable_output, get_attr, open_checked, string_array, read_strings
+from probekit.extraction.surprise import SURPRISE_STATIC
 
 #: Attributes that must agree across shards.
 SHARED_ATTRS = ("encoder", "init", "weights", "weight_hash", "layer_indices", "dtype", "token_grid", "pool",
@@ -24,7 +25,7 @@ SHARED_ATTRS = ("encoder", "init", "weights", "weight_hash", "layer_indices", "d
 #: Attributes describing one shard only.
 PER_SHARD_ATTRS = ("rank", "clip_range")
 #: Datasets shared by all clips (copied from the first shard after checking they agree).
-STATIC = ("layout/token_frames", "labels/frame_mid")
+STATIC = ("layout/token_frames", "labels/frame_mid", *SURPRISE_STATIC)
 
 
 def _same(a: object, b: object) -> bool:
