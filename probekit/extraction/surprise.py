@@ -133,6 +133,32 @@ def _predictor_surprise(model: Any, windows: Any, contexts: tuple[int, ...], tor
     return torch.stack(out, dim=1)
 
 
+def frame_difference_surprise(video: np.ndarray, windows: SurpriseWindows = SurpriseWindows()) -> np.ndarray:
+    """A pixel baseline: mean absolute frame-to-frame change over each window's predicted frames.
+
+    Parameters
+    ----------
+    video
+        (N, T, H, W, 3) uint8 clips.
+    windows
+        Window settings; frame ``f`` of a window counts when ``f >= c`` for each context ``c``.
+
+    Returns
+    -------
+    np.ndarray
+        (N, n_contexts, n_windows) float64: motion energy, not a prediction error; a clip in which
+        a moving object vanishes has less of it (a known-sign check for permanence).
+    """
+    frames = np.asarray(video, dtype=np.float32)
+    change = np.abs(np.diff(frames, axis=1)).mean(axis=(2, 3, 4))  # (N, T - 1): change into frame t + 1
+    starts = windows.starts(frames.shape[1])
+    out = np.empty((len(frames), len(windows.contexts), len(starts)))
+    for j, s in enumerate(starts):
+        for i, c in enumerate(windows.contexts):
+            out[:, i, j] = change[:, s + c - 1:s + windows.window - 1].mean(axis=1)
+    return out
+
+
 class WindowSurprise:
     """Per-window predictor surprise of whole clips, with windows of equal bytes computed once.
 
@@ -191,5 +217,5 @@ class WindowSurprise:
         return out
 
 
-__all__ = ["DEFAULT_CONTEXTS", "DEFAULT_STRIDE", "DEFAULT_WINDOW", "HEADLINE_CONTEXT", "SURPRISE_STATIC", "SurpriseWindows", "WindowSurprise",
+__all__ = ["DEFAULT_CONTEXTS", "DEFAULT_STRIDE", "DEFAULT_WINDOW", "HEADLINE_CONTEXT", "SURPRISE_STATIC", "SurpriseWindows", "WindowSurprise", "frame_difference_surprise",
            "predictor_surprise", "vjepa2_model"]

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from probekit.rundir import Run
 
 #: Modules imported on first use; each registers the section of one stage.
-SECTION_MODULES: tuple[str, ...] = ()
+SECTION_MODULES: tuple[str, ...] = ("probekit.report.sections.surprise",)
 
 
 @dataclass
