@@ -112,3 +112,18 @@ def test_family_bootstrap_interval_covers_the_estimate_and_shrinks_with_n():
     for name, (low, high) in ci_large.items():
         assert low <= estimate[name] <= high
         assert high - low < ci_small[name][1] - ci_small[name][0]
+
+
+def test_vectorised_bootstrap_replicates_equal_the_metrics_on_the_drawn_pairs():
+    rng = np.random.default_rng(3)
+    possible = rng.gamma(2.0, 1.0, size=(25, 4))
+    impossible = possible + rng.normal(0.3, 1.0, size=(25, 4))
+    impossible[:5] = possible[:5]  # exact ties
+    picks = np.random.default_rng(9).integers(0, 25, size=(1, 25))[0]
+    # with one replicate and level -> 0 the interval collapses onto that replicate's value
+    interval = voe_intervals(possible, impossible, n_boot=1, level=1.0, seed=9)
+    from probekit.metrics.voe import tie_tolerance
+
+    expected = voe_metrics(possible[picks], impossible[picks], tol=tie_tolerance(possible, impossible))
+    for name, (low, high) in interval.items():
+        assert low == pytest.approx(expected[name]) and high == pytest.approx(expected[name])

@@ -133,25 +133,39 @@ def voe_metrics(possible: np.ndarray, impossible: np.ndarray, *, tol: float | No
     }
 
 
+def _auroc_rows(possible: np.ndarray, impossible: np.ndarray) -> np.ndarray:
+    """AUROC per row of (B, n) possible and impossible scores ("possible" positive, score = -surprise), ties 0.5."""
+    from scipy.stats import rankdata
+
+    n = possible.shape[1]
+    ranks = rankdata(np.concatenate([-possible, -impossible], axis=1), axis=1)
+    return (ranks[:, :n].sum(axis=1) - n * (n + 1) / 2) / (n * n)
+
+
 def voe_intervals(possible: np.ndarray, impossible: np.ndarray, *, n_boot: int = 1000, level: float = 0.95,
                   seed: int = 0) -> dict[str, tuple[float, float]]:
     """Percentile intervals of :func:`voe_metrics` resampling pairs (that is, families) with replacement.
 
-    The tie tolerance is fixed from the full data so that every replicate uses the same one.
+    The tie tolerance is fixed from the full data so that every replicate uses the same one; the
+    replicates are computed all at once (a replicate equals :func:`voe_metrics` on the drawn pairs).
     """
     a, b = _pairs(possible, impossible)
     tol = tie_tolerance(a, b)
-    rng = np.random.default_rng(seed)
-    draws = {name: [] for name in VOE_METRICS}
-    for _ in range(n_boot):
-        pick = rng.integers(0, len(a), size=len(a))
-        for name, value in voe_metrics(a[pick], b[pick], tol=tol).items():
-            draws[name].append(value)
+    n = len(a)
+    picks = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    draws = {}
+    for how in ("mean", "max"):
+        sa, sb = reduce_windows(a, how), reduce_windows(b, how)
+        outcome = np.where(np.abs(sb - sa) <= tol, 0.5, (sa < sb).astype(float))
+        draws[f"relative_accuracy_{how}"] = outcome[picks].mean(axis=1)
+        draws[f"auroc_{how}"] = _auroc_rows(sa[picks], sb[picks])
+    data1, data2 = reduce_windows(a, "max")[picks], reduce_windows(b, "max")[picks]
+    thresh = np.sort(data1, axis=1)[:, int(math.ceil(0.90 * n))][:, None]
+    draws["absolute_accuracy_max"] = ((data1 < thresh).sum(axis=1) + (data2 > thresh).sum(axis=1)) / (2 * n)
     alpha = (1.0 - level) / 2.0
     out = {}
-    for name, values in draws.items():
-        values = np.asarray(values)
-        values = values[np.isfinite(values)]
+    for name in VOE_METRICS:
+        values = draws[name][np.isfinite(draws[name])]
         out[name] = (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))) if len(values) else (math.nan, math.nan)
     return out
 
