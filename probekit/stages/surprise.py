@@ -44,6 +44,15 @@ PRINCIPLE_TARGETS: dict[str, tuple[str, ...]] = {
 ALPHAS = tuple(10.0 ** np.arange(-3, 6))
 
 
+def _holds(store: Any, name: str) -> bool:
+    """Whether the store has dataset ``name``."""
+    try:
+        store.dataset(name)
+    except KeyError:
+        return False
+    return True
+
+
 def violation_pairs(store: Any) -> pd.DataFrame:
     """One row per twin with its family's original: principle, family_id, possible, impossible, violation_frame.
 
@@ -51,7 +60,7 @@ def violation_pairs(store: Any) -> pd.DataFrame:
     frame number of the first frame that may differ.
     """
     clips = store.clips()
-    if "kind" not in clips or "clips/violation" not in store._file or "clip/violation_frame" not in store.label_names:
+    if "kind" not in clips or not _holds(store, "clips/violation") or "clip/violation_frame" not in store.label_names:
         return pd.DataFrame(columns=["principle", "family_id", "possible", "impossible", "violation_frame"])
     clips["violation"] = read_strings(store.dataset("clips/violation"))
     clips["violation_frame"] = np.asarray(store.labels("clip/violation_frame")).astype(int)
@@ -156,7 +165,7 @@ def run(context: StageContext) -> pd.DataFrame:
         attrs = store.attrs
         ident = {"store": item.label, "encoder": attrs.get("encoder", ""), "weights": attrs.get("weights", ""),
                  "control": getattr(item, "control", "none") or "none"}
-        if "surprise/predictor" in store._file:
+        if _holds(store, "surprise/predictor"):
             values = store.dataset("surprise/predictor")[()]
             contexts = store.dataset("surprise/context_frames")[()]
             predicted = store.dataset("surprise/predicted_frames")[()]
