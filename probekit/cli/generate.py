@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
+
+#: ``--voe``: the violation-of-expectation world set. Scenario ``i mod 3`` per family, so
+#: ``clips = 180`` gives 60 possible/impossible pairs for each of the five principles
+#: (occlude: permanence and immutability; collide: solidity; drop: gravity and continuity).
+VOE_PRESET = {"scenarios": "occlude,collide,drop", "violations": "permanence,solidity,gravity,immutability,continuity",
+              "clips": 180}
+DEFAULT_CLIPS = 64
+DEFAULT_SCENARIOS = "drop,ramp,roll,collide,occlude,stack"
 
 
 def generate(
     out: Path = typer.Option(..., "--out", help="Output world file (.h5), written atomically."),
-    clips: int = typer.Option(64, "--clips", help="Number of families (original clips); twins are added."),
+    clips: Optional[int] = typer.Option(None, "--clips", help="Number of families (original clips); twins are added. [default: 64; 180 with --voe]"),
     seed: int = typer.Option(0, "--seed", help="Run seed (per-clip seeds derive from it)."),
-    scenarios: str = typer.Option(
-        "drop,ramp,roll,collide,occlude,stack", "--scenarios", help="Comma-separated scenario names."
-    ),
+    scenarios: Optional[str] = typer.Option(None, "--scenarios", help=f"Comma-separated scenario names. [default: {DEFAULT_SCENARIOS}]"),
     frames: int = typer.Option(16, "--frames", help="Frames per clip."),
     size: int = typer.Option(64, "--size", help="Image side in pixels."),
     fps: float = typer.Option(15.0, "--fps", help="Frames per second."),
-    violations: str = typer.Option(
-        "", "--violations", help="Comma-separated violation twins: permanence,solidity,gravity,immutability,continuity."
+    violations: Optional[str] = typer.Option(
+        None, "--violations", help="Comma-separated violation twins: permanence,solidity,gravity,immutability,continuity."
+    ),
+    voe: bool = typer.Option(
+        False, "--voe", help="Violation-of-expectation set: occlude,collide,drop with all five twins; 180 families = 60 pairs per principle."
     ),
     counterfactuals: bool = typer.Option(
         False, "--counterfactuals", help="Add one nuisance and one physics counterfactual per family."
@@ -29,9 +39,20 @@ def generate(
     """Simulate physics clips (pybullet) and write videos plus per-frame, per-object ground truth."""
     from probekit.bounds import check_world_bounds
     from probekit.cli.options import GenerateOptions
+    from probekit.errors import BadOptionError
     from probekit.formats.ownership import owned_output
     from probekit.validation import validate_options
     from probekit.worlds import generate_world
+
+    if voe:
+        given = [flag for flag, value in (("--scenarios", scenarios), ("--violations", violations)) if value is not None]
+        if given:
+            raise BadOptionError(f"--voe sets {' and '.join(given)}; drop {'them' if len(given) > 1 else 'it'} or drop --voe")
+        scenarios, violations = VOE_PRESET["scenarios"], VOE_PRESET["violations"]
+        clips = VOE_PRESET["clips"] if clips is None else clips
+    clips = DEFAULT_CLIPS if clips is None else clips
+    scenarios = DEFAULT_SCENARIOS if scenarios is None else scenarios
+    violations = "" if violations is None else violations
 
     validate_options(GenerateOptions, "generate", clips=clips, seed=seed, frames=frames, size=size, fps=fps, workers=workers)
     twins = len({v.strip() for v in violations.split(",") if v.strip()}) + (2 if counterfactuals else 0)

@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from probekit.errors import BadOptionError, FileFormatError
+from probekit.extraction.surprise import SURPRISE_STATIC
 from probekit.formats.store import STATIC_DATASETS, clip_dataset, provenance
 from probekit.h5io import atomic_h5, check_writable_output, get_attr, open_checked, read_strings, string_array
 
@@ -24,6 +25,9 @@ SHARED_ATTRS = ("encoder", "init", "weights", "weight_hash", "layer_indices", "d
                 "sampling", "source_hash", "shuffle_frames_seed", "world_size")
 #: Attributes describing one shard only.
 PER_SHARD_ATTRS = ("rank", "clip_range")
+#: Datasets shared by all clips (copied from the first shard after checking they agree).
+STATIC = (*STATIC_DATASETS, *SURPRISE_STATIC)
+
 
 def _same(a: object, b: object) -> bool:
     if isinstance(a, (np.ndarray, list, tuple)) or isinstance(b, (np.ndarray, list, tuple)):
@@ -85,7 +89,7 @@ def merge_stores(shards: Sequence[str | os.PathLike], out: str | os.PathLike, *,
         with atomic_h5(out, "store", attrs) as merged:
             for name in names:
                 data = layouts[0][name]
-                if name in STATIC_DATASETS:  # shared by all clips: copied after checking the shards agree
+                if name in STATIC:  # shared by all clips: copied after checking the shards agree
                     for path, layout in zip(paths[1:], layouts[1:]):
                         if not np.array_equal(layout[name][()], data[()]):
                             raise BadOptionError(f"merge: {path} has another {name} than {paths[0]}")

@@ -19,6 +19,7 @@ from probekit.errors import BadOptionError
 from probekit.extraction.align import align_world_labels
 from probekit.extraction.pooling import parse_pool, pool_tokens
 from probekit.extraction.sources import PER_CLIP_OBJECTS, ClipBatch, open_source
+from probekit.extraction.surprise import WindowSurprise
 from probekit.extraction.writer import UnitWriter
 from probekit.formats.store import FRAME_MID, FRAME_ORDER, TOKEN_FRAMES, feature_dataset, label_dataset
 
@@ -55,6 +56,7 @@ class ExtractConfig:
     progress: bool = True
     encoder_options: dict[str, Any] = field(default_factory=dict)
     recipe: str | None = None
+    surprise: bool = False
 
 
 def pick_device(name: str) -> torch.device:
@@ -176,6 +178,9 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
                                      trust_remote_code=config.trust_remote_code, **config.encoder_options)
         layers = resolve_layers(config.layers, encoder.n_layers)
         encoder.check_layers(layers)
+        surprise = WindowSurprise(encoder) if config.surprise else None
+        if surprise is not None:
+            surprise.windows.starts(source.n_frames)
         n_total = source.n_clips if config.max_clips is None else min(config.max_clips, source.n_clips)
         sizes = source.frame_sizes()
         height, width = sizes[0]
@@ -199,6 +204,7 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
             "dtype": config.dtype, "batch_size": config.batch_size, "source_hash": source_attrs["source_hash"],
             "sampling": sampling, "shuffle_frames": config.shuffle_frames, "clips": [start, stop], "world": world,
             "rank": rank, "device": device.type, "compression": config.compression,
+            **({"surprise": surprise.windows.describe()} if surprise is not None else {}),
         }
         writer = UnitWriter(out, {**signature, "threads": torch.get_num_threads()}, resume=config.resume, overwrite=config.overwrite)
         attrs = {
@@ -213,12 +219,13 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
             "batch_size": config.batch_size, "compression": config.compression, "recipe": config.recipe or "",
             "rank": rank, "world_size": world, "clip_range": [start, stop], "n_source_clips": source.n_clips,
             **source_attrs, **{f"encoder_{k}": v for k, v in encoder.extra_attrs.items()},
+            **({"surprise": surprise.windows.describe()} if surprise is not None else {}),
         }
         writer.open(attrs)
         if writer.already_complete:
             _log(f"{out}: already complete; nothing to resume")
         else:
-            _run_units(source, encoder, writer, units, layers, pool, layout, config, device, attrs, start, stop)
+            _run_units(source, encoder, writer, units, layers, pool, layout, config, device, attrs, start, stop, surprise)
     finally:
         source.close()
     if world > 1:
@@ -228,7 +235,7 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
 
 def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tuple[int, int]], layers: list[int],
                pool: tuple[str, ...], layout: TokenLayout, config: ExtractConfig, device: torch.device,
-               attrs: dict[str, Any], start: int, stop: int) -> None:
+               attrs: dict[str, Any], start: int, stop: int, surprise: WindowSurprise | None = None) -> None:
     """Encode and commit every unit not committed yet, then assemble the store."""
     if config.resume:
         recorded = writer.recorded_signature.get("threads")
@@ -245,6 +252,8 @@ def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tu
         _log(f"extract: {stop - start} clips x {len(layers)} layers ({', '.join(pool)}) -> {writer.out}")
 
     static = {TOKEN_FRAMES: layout.token_frames.astype(np.int32), FRAME_MID: layout.frame_mid}
+    if surprise is not None:  # per-window predictor surprise: surprise/predictor per clip, window frames once
+        static.update(surprise.static_arrays(getattr(source, "frames", np.arange(source.n_frames))))
     clip_strings = {k: v[start:stop] for k, v in source.clip_table().items()}
     writer.start_assembly(stop - start, attrs=attrs, clip_strings=clip_strings, static=static,
                           compression=config.compression, offset=start)
@@ -269,6 +278,8 @@ def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tu
                 loaded = upcoming.result()
                 upcoming = load(*todo[k + 1][1:]) if k + 1 < len(todo) else None
                 arrays = _encode_unit(loaded, encoder, layers, pool, config)
+                if surprise is not None:
+                    arrays["surprise/predictor"] = surprise(loaded.batch.video)
                 derived = _label_arrays(loaded)
                 while pending:  # the previous batch finished writing while this one was encoded
                     pending.popleft().result()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 SECTION_MODULES: tuple[str, ...] = (
     "probekit.report.sections.binding",
     "probekit.report.sections.structure",
+    "probekit.report.sections.surprise",
     "probekit.report.sections.attribution",
 )
 
