@@ -254,8 +254,8 @@ class Encoder:
         digest = hashlib.sha256()
         for module in self.modules():
             for key, tensor in sorted(module.state_dict().items()):
-                array = tensor.detach().to("cpu").contiguous()
-                digest.update(f"{key}:{tuple(array.shape)}:{array.dtype}".encode())
+                array = tensor.detach().to("cpu").contiguous().reshape(-1)  # 0-d tensors (batch counters) too
+                digest.update(f"{key}:{tuple(tensor.shape)}:{array.dtype}".encode())
                 digest.update(array.view(torch.uint8).numpy().tobytes() if array.numel() else b"")
         return digest.hexdigest()
 
