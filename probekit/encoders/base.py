@@ -208,7 +208,11 @@ class Encoder:
     Attributes
     ----------
     name : str
-        Name as given to :func:`probekit.encoders.create_encoder`.
+        Name as given to :func:`probekit.encoders.create_encoder` (provenance; a trained model
+        and its random twin share it).
+    label : str
+        Short display name for tables and figures (``""``: :attr:`name`), e.g. a local folder's
+        name instead of its full path; ``probekit extract --label`` replaces it.
     init : str
         ``"pretrained"`` or ``"random"``.
     weights : str
@@ -226,6 +230,7 @@ class Encoder:
     """
 
     name: str = ""
+    label: str = ""
     init: str = "pretrained"
     weights: str = "pretrained"
     n_layers: int = 1
