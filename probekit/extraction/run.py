@@ -18,7 +18,7 @@ from probekit.encoders.base import TokenLayout
 from probekit.errors import BadOptionError
 from probekit.extraction.align import align_world_labels
 from probekit.extraction.pooling import parse_pool, pool_tokens
-from probekit.extraction.sources import PER_CLIP_OBJECTS, ClipBatch, open_source
+from probekit.sources import PER_CLIP_OBJECTS, ClipBatch, open_source
 from probekit.extraction.writer import UnitWriter
 
 DTYPES = ("float16", "float32")
@@ -214,6 +214,8 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
             "rank": rank, "world_size": world, "clip_range": [start, stop], "n_source_clips": source.n_clips,
             **source_attrs, **{f"encoder_{k}": v for k, v in encoder.extra_attrs.items()},
         }
+        if "object" in pool and "masks" not in getattr(source, "provides", {"masks"}):
+            _log(f"extract: object pooling not available: {config.data} has no object masks (object readouts will be skipped)")
         writer.open(attrs)
         if writer.already_complete:
             _log(f"{out}: already complete; nothing to resume")
