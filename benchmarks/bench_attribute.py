@@ -41,7 +41,7 @@ def main() -> None:
     from probekit.attribution.probes import FoldProbes
     from probekit.attribution.run import AttributeConfig, _explain_clip
     from probekit.encoders import create_encoder
-    from probekit.extraction.sources import WorldSource
+    from probekit.sources import WorldSource
     from probekit.worlds import generate_world
 
     with tempfile.TemporaryDirectory() as tmp:

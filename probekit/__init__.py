@@ -10,6 +10,8 @@ The data flow is one direction, three files on disk::
 In a notebook::
 
     import probekit as pk
+    store = pk.extract("my_videos/", "latents.h5", encoder="tiny-vjepa2")   # the commands as functions
+    run = pk.probe([store], "runs/mine")                                   # (pk.generate, pk.report too)
     run = pk.load_run("runs/demo")        # run.results (DataFrame), run.manifest (dict)
     store = pk.load_store("latents.h5")   # lazy: store.features(layer, "time"), store.labels(name)
     pk.plot.layer_curves(run, "position_camera", slot=0)
@@ -35,6 +37,10 @@ _LAZY = {
     "plot": ("probekit.plot", None),
     "write_report": ("probekit.report.build", "write_report"),
     "diagnose": ("probekit.report.diagnosis", "diagnose"),
+    "generate": ("probekit.api", "generate"),
+    "extract": ("probekit.api", "extract"),
+    "probe": ("probekit.api", "probe"),
+    "report": ("probekit.report", None),  # the package, callable as pk.report(run, out) (probekit.api.report)
 }
 
 __all__ = ["__version__", *_LAZY]

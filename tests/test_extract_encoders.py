@@ -231,7 +231,8 @@ def test_module_encoder_hooks_match_manual_forward(world, tmp_path):
 
 #: Registered names and prefixes and the test above that checks them against a reference.
 TESTED = {"hf:": test_hf_vjepa2_matches_processor_then_model, "timm:": test_timm_vit_matches_forward_intermediates,
-          "pixels": test_pixels_match_block_means, "tiny-vjepa2": test_tiny_vjepa2_matches_model}
+          "pixels": test_pixels_match_block_means, "tiny-vjepa2": test_tiny_vjepa2_matches_model,
+          "py:": "test_user_encoders.py::test_py_and_entry_point_encoders_through_the_cli"}
 
 
 def test_every_registered_encoder_has_a_reference_test():

@@ -107,7 +107,7 @@ def _encoder_for(store, label: str):
 
 
 def _world_source(store, data: Path):
-    from probekit.extraction.sources import WorldSource
+    from probekit.sources import WorldSource
 
     attrs = store.attrs
     if attrs.get("source_format") != "probekit.world":

@@ -13,7 +13,8 @@ def extract(
     recipe: Optional[Path] = typer.Argument(None, help="A recipe: a shipped name such as tiny-vjepa2, or a TOML path; flags override it."),
     data: Optional[Path] = typer.Option(None, "--data", help="World file (.h5) or folder of video files."),
     out: Optional[Path] = typer.Option(None, "--out", help="Latent store to write (.h5)."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", help="hf:<id or dir>, timm:<name>, pixels, tiny-vjepa2, ..."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", help="hf:<id or dir>, timm:<name>, py:<package.module>:<factory>, pixels, tiny-vjepa2, an installed entry point, ..."),
+    label: Optional[str] = typer.Option(None, "--label", help="The store's display name in tables, figures and the report."),
     init: Optional[str] = typer.Option(None, "--init", help="pretrained or random (same architecture, seeded random weights)."),
     layers: Optional[str] = typer.Option(None, "--layers", help="all, or indices such as 0,4,8 or -1 (0 = embeddings)."),
     pool: Optional[str] = typer.Option(None, "--pool", help="Comma list of mean,time,object,none (none = full tokens)."),
@@ -40,7 +41,7 @@ def extract(
     from probekit.extraction.run import run_extract
 
     config = build_config(recipe, {
-        "data": data, "out": out, "encoder": encoder, "init": init, "layers": layers, "pool": pool, "dtype": dtype,
+        "data": data, "out": out, "encoder": encoder, "label": label, "init": init, "layers": layers, "pool": pool, "dtype": dtype,
         "batch_size": batch_size, "device": device, "compression": compression, "resume": resume or None,
         "overwrite": overwrite or None, "shuffle_frames": shuffle_frames, "frame_step": frame_step, "window": window,
         "stride": stride, "on_bad_video": on_bad_video, "trust_remote_code": trust_remote_code or None, "seed": seed,

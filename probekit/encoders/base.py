@@ -208,7 +208,11 @@ class Encoder:
     Attributes
     ----------
     name : str
-        Name as given to :func:`probekit.encoders.create_encoder`.
+        Name as given to :func:`probekit.encoders.create_encoder` (provenance; a trained model
+        and its random twin share it).
+    label : str
+        Short display name for tables and figures (``""``: :attr:`name`), e.g. a local folder's
+        name instead of its full path; ``probekit extract --label`` replaces it.
     init : str
         ``"pretrained"`` or ``"random"``.
     weights : str
@@ -226,6 +230,7 @@ class Encoder:
     """
 
     name: str = ""
+    label: str = ""
     init: str = "pretrained"
     weights: str = "pretrained"
     n_layers: int = 1
@@ -254,8 +259,8 @@ class Encoder:
         digest = hashlib.sha256()
         for module in self.modules():
             for key, tensor in sorted(module.state_dict().items()):
-                array = tensor.detach().to("cpu").contiguous()
-                digest.update(f"{key}:{tuple(array.shape)}:{array.dtype}".encode())
+                array = tensor.detach().to("cpu").contiguous().reshape(-1)  # 0-d tensors (batch counters) too
+                digest.update(f"{key}:{tuple(tensor.shape)}:{array.dtype}".encode())
                 digest.update(array.view(torch.uint8).numpy().tobytes() if array.numel() else b"")
         return digest.hexdigest()
 

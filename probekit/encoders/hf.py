@@ -10,6 +10,7 @@ models); the label geometry is read from the same processor's resize/crop settin
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -66,6 +67,9 @@ def create_hf_encoder(
         config = AutoConfig.from_pretrained(model_id, **kwargs)
     except (OSError, ValueError) as exc:
         raise BadOptionError(_load_error(model_id, exc)) from None
+    model_type = getattr(config, "model_type", "")
+    video = model_type in VIDEO_MODEL_TYPES or hasattr(config, "tubelet_size")
+    processor = _load_processor(model_id, video, kwargs)  # before any weights load: a missing one fails fast
     try:
         if init == "random":
             torch.manual_seed(seed)
@@ -75,13 +79,17 @@ def create_hf_encoder(
     except (OSError, ValueError) as exc:
         raise BadOptionError(_load_error(model_id, exc)) from None
     model.eval()
-    model_type = getattr(config, "model_type", "")
-    video = model_type in VIDEO_MODEL_TYPES or hasattr(config, "tubelet_size")
-    processor = _load_processor(model_id, video, kwargs)
     label = name or f"hf:{model_id}"
-    if video:
-        return HFVideoEncoder(label, model, processor, init=init, seed=seed)
-    return HFImageEncoder(label, model, processor, init=init, seed=seed, frame_batch=frame_batch)
+    encoder = (HFVideoEncoder(label, model, processor, init=init, seed=seed) if video
+               else HFImageEncoder(label, model, processor, init=init, seed=seed, frame_batch=frame_batch))
+    encoder.label = name or display_name(model_id)
+    return encoder
+
+
+def display_name(model_id: str) -> str:
+    """``hf:<folder name>`` for a local folder (not its full path), ``hf:<hub id>`` otherwise."""
+    path = Path(model_id).expanduser()
+    return f"hf:{path.resolve().name}" if path.is_dir() else f"hf:{model_id}"
 
 
 def _load_error(model_id: str, exc: Exception) -> str:
@@ -96,6 +104,14 @@ def _load_error(model_id: str, exc: Exception) -> str:
 def _load_processor(model_id: str, video: bool, kwargs: dict[str, Any]) -> Any:
     from transformers import AutoImageProcessor, AutoVideoProcessor
 
+    folder = Path(model_id).expanduser()
+    if folder.is_dir() and not any((folder / f).exists() for f in PROCESSOR_FILES):
+        kind = "video processor" if video else "image processor"
+        raise BadOptionError(
+            f"--encoder hf:{model_id}: the folder has no saved {kind} ({' or '.join(PROCESSOR_FILES)}), so its preprocessing "
+            f"is unknown; save it next to the weights: {'AutoVideoProcessor' if video else 'AutoImageProcessor'}"
+            f".from_pretrained(<the model's hub id>).save_pretrained('{model_id}')"
+        )
     loaders = (AutoVideoProcessor, AutoImageProcessor) if video else (AutoImageProcessor,)
     errors = []
     for loader in loaders:
@@ -107,6 +123,10 @@ def _load_processor(model_id: str, video: bool, kwargs: dict[str, Any]) -> Any:
         f"--encoder hf:{model_id}: no {'video or image' if video else 'image'} processor found ({'; '.join(errors)}); "
         f"save the model's processor next to it with processor.save_pretrained"
     )
+
+
+#: Files in which ``save_pretrained`` stores a processor's settings.
+PROCESSOR_FILES = ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
 
 
 def _size_field(size: Any, key: str) -> int | None:

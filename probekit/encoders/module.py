@@ -53,6 +53,11 @@ class ModuleEncoder(Encoder):
         Optional ``forward(module, x)`` to call instead of ``module(x)``.
     name
         Name recorded in the store.
+    init
+        ``"pretrained"`` (the module as given) or ``"random"`` (its :func:`random_twin`; the
+        module passed in is left untouched).
+    seed
+        Seed of the random twin.
     """
 
     def __init__(
@@ -82,7 +87,10 @@ class ModuleEncoder(Encoder):
             raise BadOptionError(f"ModuleEncoder layers {missing}: no such submodules; some valid names: {list(names)[1:12]}")
         if not layers:
             raise BadOptionError("ModuleEncoder needs at least one layer name")
-        self.module = module.eval()
+        if init not in ("pretrained", "random"):
+            raise BadOptionError(f"ModuleEncoder init {init!r}: use 'pretrained' or 'random'")
+        self.module = (random_twin(module, seed) if init == "random" else module).eval()
+        names = dict(self.module.named_modules())
         self.hooked = [names[n] for n in layers]
         self.name = name
         self.kind = kind
@@ -91,8 +99,10 @@ class ModuleEncoder(Encoder):
         self.mean, self.std = tuple(mean), tuple(std)
         self.forward_fn = forward
         self.init = init
-        if init == "random":
-            randomize_weights(module, seed)
+        self.seed = seed
+        self.options = {"kind": kind, "input_size": input_size, "patch": patch, "tubelet": tubelet, "n_special": n_special,
+                        "token_format": token_format, "mean": tuple(mean), "std": tuple(std), "input_format": input_format,
+                        "forward": forward, "name": name}
         self.weights = "random" if init == "random" else "pretrained"
         self.n_layers = len(layers)
         self.layer_names = list(layers)
@@ -103,6 +113,10 @@ class ModuleEncoder(Encoder):
 
     def modules(self) -> list[torch.nn.Module]:
         return [self.module]
+
+    def twin(self, seed: int = 0) -> "ModuleEncoder":
+        """The random twin of this encoder (:func:`random_twin` of its module, same options)."""
+        return ModuleEncoder(self.module, self.layer_names, **self.options, init="random", seed=seed)
 
     def geometry(self, height: int, width: int) -> Geometry:
         short = min(height, width)
@@ -170,10 +184,60 @@ class ModuleEncoder(Encoder):
         return EncoderOutput(tokens, special)
 
 
-def randomize_weights(module: torch.nn.Module, seed: int) -> None:
-    """Re-initialise every submodule that has ``reset_parameters`` from ``torch.manual_seed(seed)``."""
-    torch.manual_seed(seed)
-    for sub in module.modules():
-        reset = getattr(sub, "reset_parameters", None)
-        if callable(reset):
-            reset()
+#: Scale of the fallback initialisation for a parameter whose own spread is zero (or a scalar).
+FALLBACK_STD = 0.02
+
+#: Buffer names treated as running statistics (reset to their initial values in a random twin).
+RUNNING_STATISTICS = {"running_mean": 0.0, "running_var": 1.0, "num_batches_tracked": 0}
+
+
+def random_twin(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """The same architecture with seeded random weights; the caller's module is never touched.
+
+    A deep copy of ``module`` in which
+
+    - every submodule's own ``reset_parameters`` (or ``_reset_parameters``, as
+      :class:`torch.nn.MultiheadAttention` names it) re-initialises the parameters it owns directly,
+      children before their parent (the order of construction, so a parent's init of a child wins);
+    - every other parameter (a custom positional embedding, a class token, ...) falls back to
+      ``N(0, s^2)`` with ``s`` the tensor's own standard deviation (:data:`FALLBACK_STD` when that
+      is zero or the tensor has one element);
+    - running statistics (``reset_running_stats``, or buffers named in :data:`RUNNING_STATISTICS`)
+      go back to their initial values;
+    - all other buffers (position ids, RoPE frequencies, attention masks), which a fresh
+      construction gives equal every time, are kept.
+
+    Parameters
+    ----------
+    module
+        The trained model.
+    seed
+        Seed of the random draws (the global torch generator is left as it was).
+
+    Returns
+    -------
+    torch.nn.Module
+        The twin, in eval mode.
+    """
+    import copy
+
+    twin = copy.deepcopy(module)
+    covered: set[int] = set()
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        for sub in reversed(list(twin.modules())):  # children first, then their parent, as construction does
+            reset = getattr(sub, "reset_parameters", None) or getattr(sub, "_reset_parameters", None)
+            if callable(reset):
+                reset()
+                covered.update(id(p) for p in sub.parameters(recurse=False))
+            running = getattr(sub, "reset_running_stats", None)
+            if callable(running):
+                running()
+            for name, buffer in sub.named_buffers(recurse=False):
+                if name in RUNNING_STATISTICS and buffer is not None:
+                    buffer.fill_(RUNNING_STATISTICS[name])
+        for parameter in twin.parameters():
+            if id(parameter) not in covered:
+                std = float(parameter.detach().float().std()) if parameter.numel() > 1 else 0.0
+                parameter.normal_(0.0, std if std > 0 else FALLBACK_STD)
+    return twin.eval()

@@ -1,12 +1,17 @@
 """The encoder registry and its one factory, :func:`create_encoder`.
 
 Names are either registered names (``pixels``, ``tiny-vjepa2``, anything added with
-:func:`register_encoder`) or carry a source prefix (``hf:<hub id or local dir>``,
-``timm:<model name>``).
+:func:`register_encoder` or declared by an installed package in the ``probekit.encoders``
+entry-point group) or carry a source prefix (``hf:<hub id or local dir>``, ``timm:<model name>``,
+``py:<package.module>:<factory>``).
+
+The registry never imports :mod:`probekit.testing`: its ``planted`` encoder is a reference
+(``module:attribute``) resolved only when asked for, like an entry point.
 """
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from typing import Any, Callable
 
 from probekit.encoders.base import Encoder
@@ -41,10 +46,18 @@ def register_encoder(name: str, factory: EncoderFactory, *, prefix: bool = False
     table[name] = factory
 
 
+#: Entry-point group through which installed packages register encoders (name = encoder name,
+#: value = ``package.module:factory``, a factory as :func:`probekit.encoders.user.call_factory` takes).
+ENTRY_POINT_GROUP = "probekit.encoders"
+
+#: Encoders of probekit's own optional modules, resolved on first use.
+_REFERENCES: dict[str, str] = {"planted": "probekit.testing.planted_encoder:create_planted_encoder"}
+
+
 def list_encoders() -> dict[str, list[str]]:
-    """Registered names and source prefixes."""
+    """Registered names (entry points and references included) and source prefixes."""
     _load_builtins()
-    return {"names": sorted(_REGISTRY), "prefixes": sorted(f"{p}:" for p in _PREFIXES)}
+    return {"names": sorted({*_REGISTRY, *_REFERENCES}), "prefixes": sorted(f"{p}:" for p in _PREFIXES)}
 
 
 def create_encoder(name: str, init: str = "pretrained", **kwargs: Any) -> Encoder:
@@ -53,8 +66,8 @@ def create_encoder(name: str, init: str = "pretrained", **kwargs: Any) -> Encode
     Parameters
     ----------
     name
-        ``hf:<hub id or local dir>``, ``timm:<name>``, or a registered name such as ``pixels`` or
-        ``tiny-vjepa2`` (see :func:`list_encoders`).
+        ``hf:<hub id or local dir>``, ``timm:<name>``, ``py:<package.module>:<factory>``, or a
+        registered name such as ``pixels`` or ``tiny-vjepa2`` (see :func:`list_encoders`).
     init
         ``"pretrained"`` (the weights named) or ``"random"`` (same architecture, seeded random
         weights; ``seed`` keyword, default 0).
@@ -75,6 +88,10 @@ def create_encoder(name: str, init: str = "pretrained", **kwargs: Any) -> Encode
         raise BadOptionError(f"--init {init!r}: use one of {', '.join(INITS)}")
     if name in _REGISTRY:
         return _REGISTRY[name](name, init=init, **kwargs)
+    if name in _REFERENCES:
+        from probekit.encoders.user import call_factory, load_reference
+
+        return call_factory(load_reference(_REFERENCES[name], name), name, init=init, **kwargs)
     prefix, sep, rest = name.partition(":")
     if sep and prefix in _PREFIXES:
         if not rest:
@@ -95,14 +112,13 @@ def _load_builtins() -> None:
     if _LOADED:
         return
     _LOADED = True
-    from probekit.encoders import hf, pixels, timm_adapter, tiny
+    from probekit.encoders import hf, pixels, timm_adapter, tiny, user
 
     register_encoder("hf", hf.create_hf_encoder, prefix=True, overwrite=True)
     register_encoder("timm", timm_adapter.create_timm_encoder, prefix=True, overwrite=True)
+    register_encoder("py", user.create_py_encoder, prefix=True, overwrite=True)
     register_encoder("pixels", pixels.create_pixels_encoder, overwrite=True)
     register_encoder("tiny-vjepa2", tiny.create_tiny_vjepa2, overwrite=True)
-    try:  # encoders that other probekit modules contribute (e.g. the planted-signal encoder)
-        import probekit.testing  # noqa: F401
-    except ModuleNotFoundError as exc:
-        if exc.name != "probekit.testing":
-            raise
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if point.name not in _REGISTRY and _REFERENCES.get(point.name) != point.value:
+            _REGISTRY[point.name] = user.entry_point_factory(point)

@@ -55,7 +55,10 @@ def control_of(attrs: dict) -> str:
 
 
 def store_label(attrs: dict, path: Path) -> str:
-    """A readable label: encoder plus weights (and the control), else the file stem."""
+    """A readable label: the store's own ``label`` (``extract --label``), else encoder plus weights
+    (and the control), else the file stem."""
+    if attrs.get("label"):
+        return str(attrs["label"])
     encoder = str(attrs.get("encoder", "") or path.stem)
     weights = str(attrs.get("weights", "") or "")
     label = f"{encoder}:{weights}" if weights else encoder
@@ -123,7 +126,8 @@ def open_inputs(paths: list[Path]) -> list[StoreInput]:
         attrs = store.attrs
         inputs.append(StoreInput(path, store_label(attrs, path), digest, store, _ReorderedLabels(store, order), control_of(attrs), attrs, order))
     labels = [s.label for s in inputs]
-    for i, item in enumerate(inputs):
+    stems = [s.path.stem for s in inputs]
+    for i, item in enumerate(inputs):  # equal labels (two checkpoints of one encoder): add the file name
         if labels.count(item.label) > 1:
-            item.label = f"{item.label}#{i}"
+            item.label = f"{item.label} [{item.path.stem}]" if stems.count(item.path.stem) == 1 else f"{item.label}#{i}"
     return inputs

@@ -14,7 +14,7 @@ from probekit.evaluation.inputs import open_inputs
 from probekit.evaluation.rundir import base_manifest, write_manifest, write_tables
 from probekit.evaluation.suite import check_stages, load_suite
 from probekit.evaluation.sweep import Sweep
-from probekit.evaluation.targets import get_target
+from probekit.evaluation.targets import get_target, register_store_targets
 from probekit.probes.registry import get_readout
 
 
@@ -64,6 +64,7 @@ def run_probe(
     pandas.DataFrame
         The results table (also written to ``results.parquet`` and ``results.csv``).
     """
+    declared = register_store_targets(stores)  # targets of labelled folders, declared by their stores
     parsed = load_suite(suite)
     if readouts:
         for name in readouts:
@@ -74,6 +75,8 @@ def run_probe(
         for name in targets:
             get_target(name)
         parsed.targets = list(targets)
+    else:
+        parsed.targets += [name for name in declared if name not in parsed.targets]
     if folds is not None:
         parsed.folds = int(folds)
     if seed is not None:

@@ -85,6 +85,49 @@ CATALOG: dict[str, TargetSpec] = {
 }
 
 
+#: Names of the built-in targets (stores may declare more, see :func:`register_store_targets`).
+BUILTIN_TARGETS = frozenset(CATALOG)
+
+
+def register_target(spec: TargetSpec) -> TargetSpec:
+    """Add a target to the catalogue (e.g. one a labelled folder's store declares).
+
+    Raises
+    ------
+    BadOptionError
+        The name is taken by a different target.
+    """
+    existing = CATALOG.get(spec.name)
+    if existing is not None and existing != spec:
+        raise BadOptionError(f"target {spec.name!r} is declared twice with different meanings ({existing.label} vs "
+                             f"{spec.label}); rename one of them")
+    CATALOG[spec.name] = spec
+    return spec
+
+
+def register_store_targets(paths) -> list[str]:
+    """Register the targets that stores declare in their ``targets`` attribute; their names.
+
+    Stores that cannot be opened are left to the caller's own checks.
+    """
+    from probekit.store import Store
+
+    names: list[str] = []
+    for path in paths:
+        try:
+            with Store(path) as store:
+                declared = store.attrs.get("targets") or []
+        except Exception:  # unreadable or incomplete stores are reported where they are opened
+            continue
+        for entry in declared:
+            spec = TargetSpec(str(entry["name"]), str(entry["label"]), str(entry["kind"]), level=str(entry.get("level", "slot")),
+                              unit=str(entry.get("unit", "1")))
+            register_target(spec)
+            if spec.name not in names:
+                names.append(spec.name)
+    return names
+
+
 def get_target(name: str) -> TargetSpec:
     """Catalogue lookup; an unknown name raises an error listing the catalogue."""
     if name not in CATALOG:

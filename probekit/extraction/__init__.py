@@ -3,7 +3,7 @@
 from probekit.extraction.merge import merge_stores
 from probekit.extraction.pooling import POOL_KINDS, parse_pool, pool_tokens
 from probekit.extraction.run import ExtractConfig, run_extract, shard_path
-from probekit.extraction.sources import VideoFolderSource, WorldSource, open_source
+from probekit.sources import VideoFolderSource, WorldSource, open_source
 from probekit.extraction.writer import UnitWriter, parts_dir_for
 
 __all__ = [

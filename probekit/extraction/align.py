@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from probekit.encoders.base import Geometry, TokenLayout, area_weights
-from probekit.extraction.sources import PER_CLIP_OBJECTS
+from probekit.sources.base import PER_CLIP_OBJECTS
 
 _IMAGE_POINTS = {"position_image"}
 _IMAGE_BOXES = {"bbox_visible", "bbox_amodal"}
@@ -96,7 +96,7 @@ def align_world_labels(raw: dict[str, np.ndarray], geometry: Geometry, layout: T
     and ``token_coverage_amodal``.
     """
     out: dict[str, np.ndarray] = {}
-    n_frames = raw["video/segmentation"].shape[1] if "video/segmentation" in raw else None
+    n_frames = raw["video/segmentation"].shape[1] if "video/segmentation" in raw else int(layout.token_frames[-1, 1]) + 1
     for key, values in raw.items():
         group, name = key.split("/", 1)
         if group == "objects":

@@ -18,8 +18,8 @@ from probekit.encoders.base import TokenLayout
 from probekit.errors import BadOptionError
 from probekit.extraction.align import align_world_labels
 from probekit.extraction.pooling import parse_pool, pool_tokens
-from probekit.extraction.sources import PER_CLIP_OBJECTS, ClipBatch, open_source
 from probekit.extraction.surprise import WindowSurprise
+from probekit.sources import PER_CLIP_OBJECTS, ClipBatch, open_source
 from probekit.extraction.writer import UnitWriter
 from probekit.formats.store import FRAME_MID, FRAME_ORDER, TOKEN_FRAMES, feature_dataset, label_dataset
 
@@ -55,6 +55,7 @@ class ExtractConfig:
     max_clips: int | None = None
     progress: bool = True
     encoder_options: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
     recipe: str | None = None
     surprise: bool = False
 
@@ -208,7 +209,7 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
         }
         writer = UnitWriter(out, {**signature, "threads": torch.get_num_threads()}, resume=config.resume, overwrite=config.overwrite)
         attrs = {
-            "encoder": encoder.name, "init": encoder.init, "weights": encoder.weights, "weight_hash": hash_,
+            "encoder": encoder.name, "label": display_label(encoder, config), "init": encoder.init, "weights": encoder.weights, "weight_hash": hash_,
             "config": encoder.config, "layer_indices": [int(i) for i in layers],
             "layer_names": [encoder.layer_names[i] for i in layers], "n_encoder_layers": encoder.n_layers,
             "final_norm": bool(encoder.final_norm), "dtype": config.dtype,
@@ -221,6 +222,8 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
             **source_attrs, **{f"encoder_{k}": v for k, v in encoder.extra_attrs.items()},
             **({"surprise": surprise.windows.describe()} if surprise is not None else {}),
         }
+        if "object" in pool and "masks" not in getattr(source, "provides", {"masks"}):
+            _log(f"extract: object pooling not available: {config.data} has no object masks (object readouts will be skipped)")
         writer.open(attrs)
         if writer.already_complete:
             _log(f"{out}: already complete; nothing to resume")
@@ -231,6 +234,15 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
     if world > 1:
         _merge_ranks(config.out, rank, world)
     return out if world == 1 else Path(config.out)
+
+
+def display_label(encoder: Encoder, config: ExtractConfig) -> str:
+    """The store's name in tables and figures: ``--label``, else the encoder's label, its weights
+    and ``shuffled`` for a shuffled-frame control (``hf:vjepa2_tiny:pretrained``)."""
+    if config.label:
+        return str(config.label)
+    label = f"{encoder.label or encoder.name}:{encoder.weights}"
+    return f"{label}:shuffled" if config.shuffle_frames is not None else label
 
 
 def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tuple[int, int]], layers: list[int],

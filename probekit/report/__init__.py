@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 __all__ = ["write_report", "diagnose", "Thresholds"]
@@ -22,3 +24,15 @@ def __getattr__(name: str) -> Any:
 
         return getattr(diagnosis, name)
     raise AttributeError(f"module 'probekit.report' has no attribute {name!r}")
+
+
+class _CallableModule(types.ModuleType):
+    """``probekit.report`` is this package and also ``pk.report(run, out)`` (:func:`probekit.api.report`)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from probekit.api import report
+
+        return report(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
