@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +45,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+
 from probekit.errors import BadOptionError, FileFormatError
 from probekit.sources.base import VIDEO_EXTENSIONS, ClipBatch
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 TOML_NAME = "labels.toml"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
