@@ -45,7 +45,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-
 from probekit.errors import BadOptionError, FileFormatError
 from probekit.sources.base import VIDEO_EXTENSIONS, ClipBatch
 
@@ -53,6 +52,7 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
 
 TOML_NAME = "labels.toml"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
