@@ -131,7 +131,14 @@ def _check_solidity(world, i, o, vf, detail):
     target = world["objects/position_world"][i, :, 1]
     assert np.abs(target - target[0]).max() < 1e-3
     assert np.abs(world["objects/position_world"][o, :, 1] - target[0]).max() > 0.05  # the original is hit
-    mover_dv = np.abs(np.diff(world["objects/velocity_world"][i, :, 0, 0]))
+    # once sliding or rolling on the ground (after its launch and landing), only friction slows the mover
+    vx = world["objects/velocity_world"][i, :, 0, 0]
+    ground = world["objects/contact_ground_interval"][i, :, 0]
+    moving = np.abs(vx) > 1e-6
+    steady = np.zeros_like(ground)
+    steady[2:] = ground[2:] & ground[1:-1] & ground[:-2] & moving[1:-1] & moving[:-2]
+    assert steady.sum() >= 2
+    mover_dv = np.abs(np.diff(vx))[steady[1:]]
     friction_dv = world["objects/friction"][i, 0] * world["clips/gravity"][i] / 15.0
     assert mover_dv.max() <= 1.05 * friction_dv + 1e-3
 
@@ -139,17 +146,21 @@ def _check_solidity(world, i, o, vf, detail):
 def _check_gravity(world, i, o, vf, detail):
     g_after = detail["gravity_after"]
     assert abs(g_after / detail["gravity_before"] - 1) > 0.3
-    free = ~world["objects/contact_interval"][i, :, 0] & ~world["objects/impulse"][i, :, 0]
-    free[:vf] = False
-    assert free.sum() >= 2
-    np.testing.assert_allclose(world["objects/acceleration_world"][i, free, 0, 2], -g_after, rtol=0.02)
-    np.testing.assert_allclose(world["objects/acceleration_world"][o, :vf, 0, 2], -detail["gravity_before"], rtol=0.02)
+    free_twin = ~world["objects/contact_interval"][i, :, 0] & ~world["objects/impulse"][i, :, 0]
+    free_twin &= ~world["objects/held"][i, :, 0]
+    free_orig = ~world["objects/contact_interval"][o, :, 0] & ~world["objects/impulse"][o, :, 0]
+    free_orig &= ~world["objects/held"][o, :, 0]
+    after, before = free_twin.copy(), free_orig.copy()
+    after[:vf], before[vf:] = False, False
+    assert after.sum() >= 2 and free_twin[vf - 1]  # the change happens in free flight
+    np.testing.assert_allclose(world["objects/acceleration_world"][i, after, 0, 2], -g_after, rtol=0.02)
+    np.testing.assert_allclose(world["objects/acceleration_world"][o, before, 0, 2], -detail["gravity_before"], rtol=0.02)
 
 
 def _check_immutability(world, i, o, vf, detail):
     assert world["objects/visible_fraction"][o, vf - 1, 0] == 0 == world["objects/visible_fraction"][o, vf, 0]
-    both = world["objects/visible_fraction"][i, :, 0] == 1
-    both &= world["objects/visible_fraction"][o, :, 0] == 1
+    both = world["objects/visible_fraction"][i, :, 0] > 0.5
+    both &= world["objects/visible_fraction"][o, :, 0] > 0.5
     both[:vf] = False
     if detail["action"] == "recolor":
         assert both.any()
@@ -199,10 +210,11 @@ def test_physics_counterfactuals_change_their_factor(world, table):
             g = world["clips/gravity"][i]
             assert g != world["clips/gravity"][o]
             falling = ~world["objects/contact_interval"][i, :, 0] & world["objects/exists"][i, :, 0]
+            falling &= ~world["objects/held"][i, :, 0]
             if falling.any():
                 np.testing.assert_allclose(world["objects/acceleration_world"][i, falling, 0, 2], -g, rtol=0.02)
         else:
-            assert not np.array_equal(world["objects/velocity_world"][i, 0, 0], world["objects/velocity_world"][o, 0, 0])
+            assert not np.array_equal(world["objects/velocity_world"][i, :, 0], world["objects/velocity_world"][o, :, 0])
         assert np.array_equal(world["video/rgb"][i, :1] != 0, world["video/rgb"][i, :1] != 0)
 
 

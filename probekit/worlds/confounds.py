@@ -25,8 +25,8 @@ contact_ground         binary    ``contact_ground_interval``
 speed                  R²        norm of ``velocity_world``
 velocity_x             R²        world x velocity (horizontal, in the image plane)
 velocity_z             R²        world z velocity (vertical, in the image plane)
-acceleration_free      R²        norm of ``acceleration_world`` on frames without impulse or
-                                 contact (free flight: equals g)
+acceleration_free      R²        norm of ``acceleration_world`` on frames without impulse,
+                                 contact or hold (free flight: equals g)
 gravity                R²        ``clips/gravity`` (clip level; nuisance: scenario, object
                                  count, object size, camera distance)
 =====================  ========  ==========================================================
@@ -90,7 +90,7 @@ def _load(path: str | os.PathLike) -> dict[str, np.ndarray]:
     from probekit.data import WorldFile
 
     names = (
-        "objects/exists", "objects/contact_object_interval", "objects/contact_ground_interval",
+        "objects/exists", "objects/contact_object_interval", "objects/contact_ground_interval", "objects/contact_interval",
         "objects/velocity_world", "objects/acceleration_world", "objects/impulse", "objects/position_world",
         "objects/position_camera", "objects/quaternion_world", "objects/half_extents", "objects/shape", "objects/friction",
         "clips/gravity", "clips/extrinsics",
@@ -100,6 +100,8 @@ def _load(path: str | os.PathLike) -> dict[str, np.ndarray]:
         keep = np.flatnonzero(table["kind"].isin(PHYSICAL_KINDS).to_numpy())
         data = {name.split("/")[1]: world.read(name, clips=keep) for name in names}
         data["amodal"] = world.read("masks/amodal", clips=keep)
+        held = "objects/held" in world.dataset_names
+        data["held"] = world.read("objects/held", clips=keep) if held else np.zeros_like(data["exists"])
         data["fps"] = np.float64(world.fps)
     data["scenario"] = table["scenario"].to_numpy()[keep].astype(str)
     data["family"] = table["family_id"].to_numpy()[keep].astype(str)
@@ -204,7 +206,7 @@ def build_samples(data: dict[str, np.ndarray], target: ConfoundTarget, observabl
         nuisance = np.column_stack([scen_code, present.sum(1), mean_size, max_size, _camera_distance(data)])
         names = ["scenario", "count", "size_mean", "size_max", "camera_distance"]
         _, all_acc = _finite_differences(data)
-        free = exists & ~data["impulse"] & ~data["contact_object_interval"] & ~data["contact_ground_interval"]
+        free = exists & ~data["impulse"] & ~data["contact_interval"] & ~data["held"]
         accel = np.where(free[..., None], all_acc, np.nan)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -230,7 +232,7 @@ def build_samples(data: dict[str, np.ndarray], target: ConfoundTarget, observabl
         y = data["velocity_world"][clip, frame, slot, 2].astype(np.float64)
     elif target.name == "acceleration_free":
         y = np.linalg.norm(data["acceleration_world"][clip, frame, slot].astype(np.float64), axis=-1)
-        keep = ~(data["impulse"] | data["contact_object_interval"] | data["contact_ground_interval"])[clip, frame, slot]
+        keep = ~(data["impulse"] | data["contact_interval"] | data["held"])[clip, frame, slot]
     else:
         raise ValueError(f"unknown confound target {target.name!r}")
     keep &= np.isfinite(y)

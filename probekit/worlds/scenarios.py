@@ -290,7 +290,7 @@ def occlude(rng: np.random.Generator, frames: int, fps: float, size: int) -> Cli
     x_start = float(rng.uniform(0.3, 0.42) * view - half_width)
     launch = int(rng.integers(1, max(2, frames // 4))) if rng.uniform() < 0.5 else 0
     moving = tau - launch / fps
-    speed = float(rng.uniform(1.3, 1.9) * x_start / moving)
+    speed = float(rng.uniform(1.7, 2.2) * x_start / moving)
     mover = _ground_mover(rng, shape, extents, -side * x_start, 0.0)
     if shape == "box":
         speed += 0.5 * mover.friction * g * moving

@@ -36,14 +36,13 @@ Twin = tuple[ClipSpec, int, dict[str, Any]]
 
 
 def _hidden_pair_frame(result: dict[str, np.ndarray], slot: int = 0) -> int | None:
-    """First frame f such that the slot is fully hidden (in frame) at f - 1 and f, and visible
-    again later (so that the original re-emerges)."""
+    """First frame f such that the slot is fully hidden (in frame) at f - 1 and f, and more than
+    half visible again later (so that the original re-emerges)."""
     vf = result["objects/visible_fraction"][:, slot]
     hidden = result["objects/exists"][:, slot] & ~result["objects/out_of_frame"][:, slot] & (vf == 0)
-    visible = result["objects/visible"][:, slot]
     for frame in range(1, len(hidden)):
         if hidden[frame - 1] and hidden[frame]:
-            return frame if visible[frame + 1:].any() else None
+            return frame if (vf[frame + 1:] > 0.5).any() else None
     return None
 
 
