@@ -103,7 +103,7 @@ def run_demo(
     from probekit.extraction.run import ExtractConfig, run_extract
     from probekit.report.build import write_report
     from probekit.formats.store import Store
-    from probekit.worlds import generate_world
+    from probekit.worlds import VIOLATIONS, generate_world
 
     sizes = sizes or DemoSizes()
     if sizes.clips < 2 * sizes.folds:
@@ -122,8 +122,9 @@ def run_demo(
         clock = now
 
     log(f"demo: 1/4 generating {sizes.clips} physics clips ({sizes.frames} frames, {sizes.size} px) with pybullet")
+    # every violation twin and counterfactual: the structure, surprise and attribution views need them
     world = generate_world(out / "worlds.h5", clips=sizes.clips, seed=seed, frames=sizes.frames, size=sizes.size,
-                           overwrite=True, progress=False)
+                           violations=",".join(VIOLATIONS), counterfactuals=True, overwrite=True, progress=False)
     lap("generate")
 
     def extract(name: str, encoder: str, init: str = "pretrained", dtype: str = "float16") -> Path:

@@ -22,10 +22,11 @@ import h5py
 import numpy as np
 
 from probekit.errors import BadOptionError, FileFormatError
+from probekit.formats.world import WORLD_FORMAT, WORLD_SCHEMA_VERSION
 
 #: Known file kinds and the schema version this probekit writes and reads.
 FORMATS: dict[str, tuple[str, int]] = {
-    "world": ("probekit.world", 1),
+    "world": (WORLD_FORMAT, WORLD_SCHEMA_VERSION),
     "store": ("probekit.store", 1),
 }
 

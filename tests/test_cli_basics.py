@@ -4,7 +4,7 @@ import h5py
 import pytest
 
 from probekit.errors import FileFormatError
-from probekit.h5io import atomic_h5, open_checked
+from probekit.h5io import FORMATS, atomic_h5, open_checked
 
 
 def test_help_lists_commands(run_cli):
@@ -49,7 +49,7 @@ def test_reader_refuses_other_schema_version_and_incomplete(tmp_path):
     with pytest.raises(FileFormatError, match="version 99 found"):
         open_checked(path, "world")
     with h5py.File(path, "r+") as f:
-        f.attrs["schema_version"] = 1
+        f.attrs["schema_version"] = FORMATS["world"][1]
         f.attrs["complete"] = False
     with pytest.raises(FileFormatError, match="incomplete"):
         open_checked(path, "world")

@@ -12,6 +12,7 @@ from _worlds import generated_world
 
 from probekit.errors import BadOptionError, FileFormatError
 from probekit.extraction import ExtractConfig, run_extract
+from probekit.formats.world import WORLD_SCHEMA_VERSION
 from probekit.store import Store
 
 
@@ -121,7 +122,7 @@ def test_library_bad_inputs(world, tmp_path):
         run_extract(_cfg(world, tmp_path / "a.h5", window=17))
     incomplete = tmp_path / "incomplete.h5"
     with h5py.File(incomplete, "w") as f:
-        f.attrs.update({"format": "probekit.world", "schema_version": 1, "complete": False})
+        f.attrs.update({"format": "probekit.world", "schema_version": WORLD_SCHEMA_VERSION, "complete": False})
     with pytest.raises(FileFormatError, match="incomplete"):
         run_extract(_cfg(incomplete, tmp_path / "a.h5"))
     foreign = tmp_path / "foreign.h5"

@@ -14,8 +14,8 @@ from worlds_data import SHARED_OPTIONS, load_all, session_folder, shared_world
 PER_FRAME_PHYSICS = (
     "exists", "position_world", "velocity_world", "acceleration_world", "impulse", "angular_velocity_world",
     "quaternion_world", "rot6d_world", "contact_now", "contact_interval", "contact_ground_now",
-    "contact_ground_interval", "contact_object_now", "contact_object_interval", "contact_pairs_interval",
-    "normal_force",
+    "contact_ground_interval", "contact_object_now", "contact_object_interval", "contact_scenery_now",
+    "contact_scenery_interval", "contact_pairs_interval", "normal_force", "held",
 )
 PER_FRAME = ("video/rgb", "video/depth", "video/segmentation", "masks/amodal") + tuple(
     f"objects/{name}" for name in PER_FRAME_PHYSICS + (
@@ -53,8 +53,10 @@ def test_file_layout_and_reader(world, table):
         assert list(w.read("clips/scenario", clips=[0])) == [table.scenario[0]]
         assert w.dataset("video/rgb").chunks == (1, 16, 48, 48, 3)
     families = SHARED_OPTIONS["clips"]
-    # per family: original + violations of its scenario + 2 counterfactuals
-    expected = families * 3 + 2 * 2 + 2 * 2 + 2 * 1
+    # per family: original + violations of its scenario + 2 counterfactuals (+ a near miss where one was made)
+    near_misses = int((table.kind == "near_miss").sum())
+    assert set(table.scenario[table.kind == "near_miss"]) <= {"collide", "stack"}
+    expected = families * 3 + 2 * 2 + 2 * 2 + 2 * 1 + near_misses
     assert n == expected == len(table)
     assert table.clip_id.is_unique and table.family_id.nunique() == families
     assert set(table.scenario) == {"drop", "ramp", "roll", "collide", "occlude", "stack"}
@@ -63,16 +65,17 @@ def test_file_layout_and_reader(world, table):
         assert "substep" in f["objects/acceleration_world"].attrs["method"]
 
 
-def test_drop_free_fall_lasts_half_a_second_at_configured_g(world, table):
+def test_drop_flies_freely_at_configured_g_and_rests_while_held(world, table):
     for i in np.flatnonzero((table.scenario == "drop") & (table.kind == "original")):
         g = world["clips/gravity"][i]
-        free = ~world["objects/contact_interval"][i, :, 0] & ~world["objects/impulse"][i, :, 0]
-        first_contact = int(np.argmin(free))
-        assert first_contact / 15.0 >= 0.5 and not free.all()
-        np.testing.assert_allclose(world["objects/acceleration_world"][i, :first_contact, 0, 2], -g, rtol=0.02)
-        # the object stays in view while falling
-        assert not world["objects/out_of_frame"][i, :first_contact, 0].any()
-        assert world["objects/contact_ground_interval"][i, first_contact : first_contact + 2, 0].any()
+        held = world["objects/held"][i, :, 0]
+        free = ~world["objects/contact_interval"][i, :, 0] & ~world["objects/impulse"][i, :, 0] & ~held
+        assert free.sum() >= 3
+        np.testing.assert_allclose(world["objects/acceleration_world"][i, free, 0, 2], -g, rtol=0.02)
+        np.testing.assert_allclose(world["objects/acceleration_world"][i, held, 0], 0.0, atol=0.02 * g)
+        np.testing.assert_allclose(world["objects/velocity_world"][i, held, 0], 0.0, atol=1e-3)
+        # the object stays in view while flying
+        assert not world["objects/out_of_frame"][i, free, 0].any()
 
 
 def test_objects_span_an_eighth_of_the_image(world):
@@ -128,7 +131,14 @@ def _check_solidity(world, i, o, vf, detail):
     target = world["objects/position_world"][i, :, 1]
     assert np.abs(target - target[0]).max() < 1e-3
     assert np.abs(world["objects/position_world"][o, :, 1] - target[0]).max() > 0.05  # the original is hit
-    mover_dv = np.abs(np.diff(world["objects/velocity_world"][i, :, 0, 0]))
+    # once sliding or rolling on the ground (after its launch and landing), only friction slows the mover
+    vx = world["objects/velocity_world"][i, :, 0, 0]
+    ground = world["objects/contact_ground_interval"][i, :, 0]
+    moving = np.abs(vx) > 1e-6
+    steady = np.zeros_like(ground)
+    steady[2:] = ground[2:] & ground[1:-1] & ground[:-2] & moving[1:-1] & moving[:-2]
+    assert steady.sum() >= 2
+    mover_dv = np.abs(np.diff(vx))[steady[1:]]
     friction_dv = world["objects/friction"][i, 0] * world["clips/gravity"][i] / 15.0
     assert mover_dv.max() <= 1.05 * friction_dv + 1e-3
 
@@ -136,17 +146,21 @@ def _check_solidity(world, i, o, vf, detail):
 def _check_gravity(world, i, o, vf, detail):
     g_after = detail["gravity_after"]
     assert abs(g_after / detail["gravity_before"] - 1) > 0.3
-    free = ~world["objects/contact_interval"][i, :, 0] & ~world["objects/impulse"][i, :, 0]
-    free[:vf] = False
-    assert free.sum() >= 2
-    np.testing.assert_allclose(world["objects/acceleration_world"][i, free, 0, 2], -g_after, rtol=0.02)
-    np.testing.assert_allclose(world["objects/acceleration_world"][o, :vf, 0, 2], -detail["gravity_before"], rtol=0.02)
+    free_twin = ~world["objects/contact_interval"][i, :, 0] & ~world["objects/impulse"][i, :, 0]
+    free_twin &= ~world["objects/held"][i, :, 0]
+    free_orig = ~world["objects/contact_interval"][o, :, 0] & ~world["objects/impulse"][o, :, 0]
+    free_orig &= ~world["objects/held"][o, :, 0]
+    after, before = free_twin.copy(), free_orig.copy()
+    after[:vf], before[vf:] = False, False
+    assert after.sum() >= 2 and free_twin[vf - 1]  # the change happens in free flight
+    np.testing.assert_allclose(world["objects/acceleration_world"][i, after, 0, 2], -g_after, rtol=0.02)
+    np.testing.assert_allclose(world["objects/acceleration_world"][o, before, 0, 2], -detail["gravity_before"], rtol=0.02)
 
 
 def _check_immutability(world, i, o, vf, detail):
     assert world["objects/visible_fraction"][o, vf - 1, 0] == 0 == world["objects/visible_fraction"][o, vf, 0]
-    both = world["objects/visible_fraction"][i, :, 0] == 1
-    both &= world["objects/visible_fraction"][o, :, 0] == 1
+    both = world["objects/visible_fraction"][i, :, 0] > 0.5
+    both &= world["objects/visible_fraction"][o, :, 0] > 0.5
     both[:vf] = False
     if detail["action"] == "recolor":
         assert both.any()
@@ -196,10 +210,11 @@ def test_physics_counterfactuals_change_their_factor(world, table):
             g = world["clips/gravity"][i]
             assert g != world["clips/gravity"][o]
             falling = ~world["objects/contact_interval"][i, :, 0] & world["objects/exists"][i, :, 0]
+            falling &= ~world["objects/held"][i, :, 0]
             if falling.any():
                 np.testing.assert_allclose(world["objects/acceleration_world"][i, falling, 0, 2], -g, rtol=0.02)
         else:
-            assert not np.array_equal(world["objects/velocity_world"][i, 0, 0], world["objects/velocity_world"][o, 0, 0])
+            assert not np.array_equal(world["objects/velocity_world"][i, :, 0], world["objects/velocity_world"][o, :, 0])
         assert np.array_equal(world["video/rgb"][i, :1] != 0, world["video/rgb"][i, :1] != 0)
 
 

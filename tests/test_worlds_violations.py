@@ -44,7 +44,7 @@ def test_shape_changes_while_hidden(shape):
     assert original["objects/visible_fraction"][frame - 1, 0] == 0 == twin["objects/visible_fraction"][frame, 0]
     # the changed object re-emerges; its silhouette is a disc (fills pi/4 of its box) or a
     # square-ish box outline, whatever the original was
-    seen = np.flatnonzero(twin["objects/visible_fraction"][:, 0] == 1)
+    seen = np.flatnonzero(twin["objects/visible_fraction"][:, 0] > 0.5)
     seen = seen[seen > frame]
     assert seen.size
     before, after = _fill(original["masks/amodal"][0, 0]), _fill(twin["masks/amodal"][seen[-1], 0])
@@ -54,4 +54,4 @@ def test_shape_changes_while_hidden(shape):
         assert after < 0.82 < before
     # it keeps moving: the new object travels on after the change
     x = twin["objects/position_world"][:, 0, 0]
-    assert x[seen[-1]] - x[frame] > 0.1
+    assert abs(x[seen[-1]] - x[frame]) > 0.1

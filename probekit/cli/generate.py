@@ -33,6 +33,13 @@ def generate(
     counterfactuals: bool = typer.Option(
         False, "--counterfactuals", help="Add one nuisance and one physics counterfactual per family."
     ),
+    near_miss: bool = typer.Option(
+        True, "--near-miss/--no-near-miss", help="Add a near-miss twin (no contact, gap >= 2 px) to collide and stack families."
+    ),
+    report_confounds: bool = typer.Option(
+        False, "--report-confounds",
+        help="After writing, print per target what nuisance alone predicts and what a ground-truth ceiling reaches.",
+    ),
     workers: int = typer.Option(1, "--workers", help="Worker processes (same file for any value)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
 ) -> None:
@@ -55,11 +62,16 @@ def generate(
     violations = "" if violations is None else violations
 
     validate_options(GenerateOptions, "generate", clips=clips, seed=seed, frames=frames, size=size, fps=fps, workers=workers)
-    twins = len({v.strip() for v in violations.split(",") if v.strip()}) + (2 if counterfactuals else 0)
+    twins = len({v.strip() for v in violations.split(",") if v.strip()}) + (2 if counterfactuals else 0) + (1 if near_miss else 0)
     check_world_bounds(out, clips=clips, frames=frames, size=size, twins_per_family=twins, workers=workers)
     with owned_output(out):
         path = generate_world(
             out, clips=clips, seed=seed, scenarios=scenarios, frames=frames, size=size, fps=fps,
-            violations=violations, counterfactuals=counterfactuals, workers=workers, overwrite=overwrite,
+            violations=violations, counterfactuals=counterfactuals, near_miss=near_miss, workers=workers,
+            overwrite=overwrite,
         )
     typer.echo(f"wrote {path}")
+    if report_confounds:
+        from probekit.worlds.confounds import confound_table, format_table
+
+        typer.echo(format_table(confound_table(path)))

@@ -72,6 +72,7 @@ CATALOG: dict[str, TargetSpec] = {
         TargetSpec("contact_ground_now", "contact_ground_now", "binary"),
         TargetSpec("contact_object", "contact_object_interval", "binary"),
         TargetSpec("contact_object_now", "contact_object_now", "binary"),
+        TargetSpec("contact_scenery", "contact_scenery_interval", "binary"),
         TargetSpec("contact_any", "contact_interval", "binary", level="scene", transform="any_slot"),
         TargetSpec("future_contact", "contact_interval", "binary", transform="future", horizon=8),
         TargetSpec("pose", "rot6d_camera", "rotation", unit="deg"),

@@ -12,8 +12,9 @@ equal (rendering runs in clients separate from the physics):
 Physics factors change the simulation, and with it the labels that depend on them:
 
 - ``mass``: slot 0's mass x0.4-0.6 or x1.6-2.5;
-- ``velocity``: slot 0's initial linear and angular velocity x0.7-0.85 or x1.15-1.3 (an
-  object at rest gets a push of 0.3 m/s along x);
+- ``velocity``: slot 0's initial and launch velocities (linear and angular) x0.7-0.85 or
+  x1.15-1.3 (an object that never moves by itself gets a push of 0.3 m/s along x, at its
+  release if it is held);
 - ``gravity``: g x0.75-0.9 or x1.1-1.25.
 """
 
@@ -25,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from probekit.worlds import sampling
-from probekit.worlds.spec import ClipSpec
+from probekit.worlds.spec import ClipSpec, Event
 
 NUISANCE_FACTORS = ("color", "texture", "light", "camera")
 PHYSICS_FACTORS = ("mass", "velocity", "gravity")
@@ -76,15 +77,27 @@ def mass(spec: ClipSpec, rng) -> Counterfactual:
 
 
 def velocity(spec: ClipSpec, rng) -> Counterfactual:
-    """Slot 0's initial velocities scaled."""
+    """Slot 0's initial velocities and launch velocities scaled."""
     obj = spec.objects[0]
     factor = _scale(rng, (0.7, 0.85), (1.15, 1.3))
     v = np.asarray(obj.velocity) * factor
     w = np.asarray(obj.angular_velocity) * factor
-    if np.linalg.norm(obj.velocity) < 1e-6:
-        v = np.array([0.3, 0.0, 0.0])
+    events = []
+    launched = False
+    for event in spec.events:
+        if event.action == "launch" and event.params["slot"] == 0:
+            launched = True
+            params = {**event.params, "velocity": [float(x * factor) for x in event.params["velocity"]],
+                      "angular_velocity": [float(x * factor) for x in event.params.get("angular_velocity", [0, 0, 0])]}
+            event = Event(event.frame, event.action, params)
+        events.append(event)
+    if np.linalg.norm(obj.velocity) < 1e-6 and not launched:
+        if obj.release_frame > 0:  # pushed when released
+            events.append(Event(obj.release_frame, "launch", {"slot": 0, "velocity": [0.3, 0.0, 0.0]}))
+        else:
+            v = np.array([0.3, 0.0, 0.0])
     new = spec.replace_object(0, velocity=tuple(float(x) for x in v), angular_velocity=tuple(float(x) for x in w))
-    return new, {"slot": 0, "factor": factor, "velocity": [float(x) for x in v]}
+    return new.replace(events=tuple(events)), {"slot": 0, "factor": factor, "velocity": [float(x) for x in v]}
 
 
 def gravity(spec: ClipSpec, rng) -> Counterfactual:

@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from probekit.worlds.datasets import to_storage
+from probekit.formats.world import to_storage
 from probekit.worlds.counterfactuals import FACTORS
 from probekit.worlds.scenarios import SCENARIOS
 from probekit.worlds.simulate import simulate_clip
 from probekit.worlds.family_plan import FamilyJob, members
+from probekit.worlds.near_miss import near_miss_twin
 from probekit.worlds.violations import VIOLATIONS
 
 #: Attempts at sampling an original for which every requested twin is possible.
@@ -39,7 +40,7 @@ def run_family(job: FamilyJob) -> list[dict[str, Any]]:
     Returns
     -------
     list of dict
-        One dict per clip (order of :func:`members`) with ``arrays`` (see
+        One dict per clip (order of :func:`members`, then the near-miss twin when one was made) with ``arrays`` (see
         :func:`~probekit.worlds.simulate.simulate_clip`) and ``meta`` (clip id, family id,
         kind, violation, violation frame, factor, seed, detail).
     """
@@ -60,6 +61,10 @@ def run_family(job: FamilyJob) -> list[dict[str, Any]]:
 
     # a resampled original is another clip: its id says so (r<attempt>), keeping ids unique
     family_id = job.family_id if attempt == 0 else f"{job.family_id}r{attempt}"
+    if job.near_miss:
+        twin = near_miss_twin(spec, original, job.k_max)
+        if twin is not None:
+            wanted = [*wanted, ("near_miss", "", "")]
     clips = []
     twin_iter = iter(twins)
     for index, (kind, violation, factor) in enumerate(wanted):
@@ -67,10 +72,12 @@ def run_family(job: FamilyJob) -> list[dict[str, Any]]:
         if kind == "violation":
             twin_spec, frame, detail = next(twin_iter)
             arrays = simulate_clip(twin_spec, job.k_max)
+        elif kind == "near_miss":
+            _, detail, arrays = twin
         elif kind == "counterfactual":
             new_spec, detail = FACTORS[factor](spec, np.random.default_rng([job.seed, index]))
             arrays = simulate_clip(new_spec, job.k_max)
-        suffix = "o" if kind == "original" else (f"v.{violation}" if violation else f"c.{factor}")
+        suffix = {"original": "o", "near_miss": "n"}.get(kind) or (f"v.{violation}" if violation else f"c.{factor}")
         arrays = to_storage(arrays)
         clips.append(
             {

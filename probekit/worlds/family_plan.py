@@ -24,6 +24,7 @@ class FamilyJob:
     violations: tuple[str, ...]
     counterfactuals: bool
     option_tag: str
+    near_miss: bool = True
 
     @property
     def family_id(self) -> str:

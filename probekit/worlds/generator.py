@@ -13,12 +13,13 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from probekit.errors import BadOptionError
-from probekit.h5io import atomic_h5, check_writable_output
+from probekit.formats.world import world_writer
+from probekit.h5io import check_writable_output
 from probekit.worlds.family_plan import FamilyJob, members, option_tag
+from probekit.worlds.near_miss import NEAR_MISS
 from probekit.worlds.spec import CONTACT_EPSILON
 from probekit.worlds.scenarios import SCENARIOS, SLOT_ROLES, substeps_for
 from probekit.worlds.violations import VIOLATIONS
-from probekit.worlds.writer import WorldWriter
 
 #: Fewest frames per clip with which every violation twin can be made.
 MIN_FRAMES_FOR_VIOLATIONS = 6
@@ -53,6 +54,7 @@ def plan(
     size: int,
     violations: tuple[str, ...],
     counterfactuals: bool,
+    near_miss: bool = True,
 ) -> list[FamilyJob]:
     """One job per family; scenario ``i mod len(scenarios)``; per-clip seeds from SeedSequence."""
     k_max = max(len(SLOT_ROLES[s]) for s in scenarios)
@@ -63,7 +65,7 @@ def plan(
         clip_seed = int(child.generate_state(1, dtype=np.uint64)[0])
         jobs.append(
             FamilyJob(index, scenarios[index % len(scenarios)], clip_seed, frames, fps, size, k_max,
-                      violations, counterfactuals, tag)
+                      violations, counterfactuals, tag, near_miss)
         )
     return jobs
 
@@ -98,6 +100,7 @@ def generate_world(
     fps: float = 15.0,
     violations: str | Iterable[str] | None = None,
     counterfactuals: bool = False,
+    near_miss: bool = True,
     workers: int = 1,
     overwrite: bool = False,
     progress: bool = True,
@@ -121,6 +124,9 @@ def generate_world(
         Violation twins to add (see :data:`probekit.worlds.violations.VIOLATIONS`).
     counterfactuals
         Add one nuisance and one physics counterfactual per family.
+    near_miss
+        Add a near-miss twin to each ``collide`` and ``stack`` family whose original has
+        object contact (see :mod:`probekit.worlds.near_miss`).
     workers
         Processes; the file is identical for every value.
     overwrite
@@ -159,11 +165,11 @@ def generate_world(
         )
     out = check_writable_output(out, overwrite=overwrite)
 
-    jobs = plan(clips, seed, scenario_list, frames, fps, size, violation_list, counterfactuals)
-    n_total = sum(len(members(job)) for job in jobs)
+    jobs = plan(clips, seed, scenario_list, frames, fps, size, violation_list, counterfactuals, near_miss)
+    n_planned = sum(len(members(job)) + (near_miss and job.scenario in NEAR_MISS) for job in jobs)
     options = {
         "clips": clips, "seed": seed, "scenarios": list(scenario_list), "frames": frames, "size": size,
-        "fps": fps, "violations": list(violation_list), "counterfactuals": counterfactuals,
+        "fps": fps, "violations": list(violation_list), "counterfactuals": counterfactuals, "near_miss": near_miss,
     }
     from probekit import __version__
 
@@ -171,7 +177,6 @@ def generate_world(
         "probekit_version": __version__,
         "seed": int(seed),
         "options": json.dumps(options, sort_keys=True),
-        "n_clips": n_total,
         "n_families": clips,
         "n_frames": frames,
         "image_size": size,
@@ -186,15 +191,13 @@ def generate_world(
     from tqdm.auto import tqdm
 
     with _family_results(jobs, int(workers)) as families:
-        bar = tqdm(total=n_total, unit="clip", desc="generate", disable=None if progress else True)
+        bar = tqdm(total=n_planned, unit="clip", desc="generate", disable=None if progress else True)
         try:
-            with atomic_h5(out, "world", attrs) as f:
-                writer = WorldWriter(f, n_total)
+            with world_writer(out, attrs) as writer:
                 for family in families:
                     for clip in family:
                         writer.add(clip)
                     bar.update(len(family))
-                writer.finish()
         finally:
             bar.close()
     return out

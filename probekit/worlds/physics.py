@@ -26,7 +26,8 @@ class StepContacts:
     """Contacts of every slot accumulated over some substeps."""
 
     ground: np.ndarray  # (K,) bool
-    other: np.ndarray  # (K,) bool: another slot or scenery
+    other: np.ndarray  # (K,) bool: another slot (object-object contact)
+    scenery: np.ndarray  # (K,) bool: static scenery (ramp, occluder)
     pairs: np.ndarray  # (K, K) bool
     impulse: np.ndarray  # (K,) bool: the solver applied a normal impulse
     normal_force: np.ndarray  # (K,) float: total normal force of the last substep
@@ -34,7 +35,8 @@ class StepContacts:
     @classmethod
     def empty(cls, k: int) -> "StepContacts":
         return cls(
-            np.zeros(k, bool), np.zeros(k, bool), np.zeros((k, k), bool), np.zeros(k, bool), np.zeros(k)
+            np.zeros(k, bool), np.zeros(k, bool), np.zeros(k, bool), np.zeros((k, k), bool), np.zeros(k, bool),
+            np.zeros(k),
         )
 
 
@@ -81,8 +83,20 @@ class PhysicsWorld:
         self.close()
 
     # -- stepping ------------------------------------------------------------------------
-    def step(self) -> None:
-        """Advance one substep."""
+    def held(self, frame: int) -> np.ndarray:
+        """(K,) bool: slots held at rest during the interval that ends at ``frame``."""
+        return np.array([body is not None and obj.release_frame > frame
+                         for obj, body in zip(self.objects, self.bodies)])
+
+    def step(self, held: np.ndarray | None = None) -> None:
+        """Advance one substep; ``held`` slots get an upward force equal to their weight."""
+        if held is not None:
+            for slot in np.flatnonzero(held):
+                body = self.bodies[slot]
+                position, _ = pb.getBasePositionAndOrientation(body, physicsClientId=self.client)
+                weight = self.objects[slot].mass * self.gravity
+                pb.applyExternalForce(body, -1, [0.0, 0.0, weight], position, pb.WORLD_FRAME,
+                                      physicsClientId=self.client)
         pb.stepSimulation(physicsClientId=self.client)
 
     def state(self) -> dict[str, np.ndarray]:
@@ -138,10 +152,11 @@ class PhysicsWorld:
                     continue
                 if other == self.ground:
                     into.ground[slot] = True
-                else:
+                elif other in slot_of:
                     into.other[slot] = True
-                    if other in slot_of:
-                        into.pairs[slot, slot_of[other]] = True
+                    into.pairs[slot, slot_of[other]] = True
+                else:
+                    into.scenery[slot] = True
 
     def contacts_now(self) -> StepContacts:
         """Contacts at the current instant from exact closest-point queries (no solver state)."""
@@ -160,10 +175,11 @@ class PhysicsWorld:
                     continue
                 if other == self.ground:
                     now.ground[slot] = True
-                else:
+                elif other in slot_of:
                     now.other[slot] = True
-                    if other in slot_of:
-                        now.pairs[slot, slot_of[other]] = True
+                    now.pairs[slot, slot_of[other]] = True
+                else:
+                    now.scenery[slot] = True
         return now
 
     # -- events --------------------------------------------------------------------------
@@ -184,6 +200,10 @@ class PhysicsWorld:
         elif event.action == "set_gravity":
             self.gravity = float(p["gravity"])
             pb.setGravity(0.0, 0.0, -self.gravity, physicsClientId=c)
+        elif event.action == "launch":
+            body = self.bodies[p["slot"]]
+            pb.resetBaseVelocity(body, list(p["velocity"]), list(p.get("angular_velocity", (0.0, 0.0, 0.0))),
+                                 physicsClientId=c)
         elif event.action == "teleport":
             body = self.bodies[p["slot"]]
             pos, quat = pb.getBasePositionAndOrientation(body, physicsClientId=c)

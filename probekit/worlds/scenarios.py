@@ -3,18 +3,27 @@
 =========  ===============================================================  ==================
 scenario   what happens                                                     slots
 =========  ===============================================================  ==================
-drop       an object falls freely for >= 0.5 s, then bounces on the ground  falling
-ramp       a box slides down an incline: a = g (sin t - mu cos t)           sliding
+drop       an object is released in mid-air at a random frame, or rests     falling
+           on the ground and is launched upward at a random frame; it
+           flies freely, lands and bounces
+ramp       a box slides down an incline (released at a random frame, or     sliding
+           launched up or down it): a = g (sin t -/+ mu cos t)
 roll       a sphere or cylinder rolls down an incline without slipping:     rolling
            a = 5/7 g sin t (sphere), 2/3 g sin t (cylinder)
-collide    a moving object hits a resting one on the ground                 mover, target
+collide    a mover, launched at a random frame (or dropped in), slides or   mover, target
+           rolls into a resting box and pushes it; some miss it by a gap
 occlude    an object passes behind a wall nearer the camera (permanence)    mover
-stack      a stack of 2-3 boxes, the top one offset and pushed: topples     top, support, base
+stack      boxes held above a base box are released at random frames and    top, support, base
+           land on it (offset: some topple; some miss it beside it)
 =========  ===============================================================  ==================
 
-Sizes are set relative to the camera's view so that every object spans at least 1/8 of the
-image width. The simulation starts one frame interval before frame 0 (see
-:mod:`probekit.worlds.simulate`).
+Event timing is random so that the frame index does not reveal it: release frames, launch
+frames and speeds, drop heights, start positions and directions (left or right) are drawn
+per clip. g is drawn independently of everything else (uniform in [6, 14] m/s^2); scene scale
+(camera distance 3.5-4.5 m) and object sizes (a fraction of the view) never depend on g, so a
+larger g shows as a larger image-space acceleration. Sizes are set relative to the camera's
+view so that every object spans at least 1/8 of the image width. The simulation starts one
+frame interval before frame 0 (see :mod:`probekit.worlds.simulate`).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from scipy.spatial.transform import Rotation
 
 from probekit.worlds import sampling
 from probekit.worlds.rolling import rolling_orientation
-from probekit.worlds.spec import ClipSpec, ObjectSpec, SceneryBox
+from probekit.worlds.spec import ClipSpec, Event, ObjectSpec, SceneryBox
 
 #: Slot roles per scenario (slot order = role order).
 SLOT_ROLES: dict[str, list[str]] = {
@@ -69,79 +78,113 @@ def _duration(frames: int, fps: float) -> float:
     return frames / fps
 
 
+def _view(rng: np.random.Generator) -> tuple[float, float]:
+    """Camera distance (3.5-4.5 m, independent of g) and the visible width at that distance."""
+    distance = float(rng.uniform(3.5, 4.5))
+    return distance, sampling.VIEW_WIDTH * distance
+
+
+def _rest_height(shape: str, extents) -> float:
+    """Height of the centre of an object resting upright on the ground (cylinders on their side)."""
+    return float(extents[2] if shape == "box" else extents[0])
+
+
+def _with(obj: ObjectSpec, **changes) -> ObjectSpec:
+    return ObjectSpec(**{**obj.__dict__, **changes})
+
+
+def _launch(frame: int, slot: int, velocity, angular_velocity=(0.0, 0.0, 0.0)) -> Event:
+    return Event(int(frame), "launch", {"slot": slot, "velocity": [float(v) for v in velocity],
+                                        "angular_velocity": [float(w) for w in angular_velocity]})
+
+
 def drop(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
-    """An object dropped from rest height so that it falls 0.55-0.65 s within the clip."""
+    """Free flight under g: released in mid-air at a random frame (half the clips) or launched
+    upward from rest on the ground at a random frame (the other half)."""
     g = sampling.gravity(rng)
-    fall_time = rng.uniform(0.55, 0.65) + 1.0 / fps  # the lead-in interval is before frame 0
-    height = 0.5 * g * fall_time**2
+    distance, view = _view(rng)
     sigma = rng.uniform(*SIZE_FRACTION)
-    # visible height (= width) must hold the fall plus the object with a margin
-    view = 1.3 * height / (1.0 - 1.3 * 1.25 * sigma)
-    distance = view / sampling.VIEW_WIDTH
     shape = str(rng.choice(["sphere", "box", "cylinder"]))
     extents = sampling.half_extents(rng, shape, sigma * view)
+    top_z = 0.82 * view  # highest point the object may reach (stays in view)
+    x0 = float(rng.uniform(-0.15, 0.15) * view)
+    vx = float(rng.uniform(-0.6, 0.6))
     obj = ObjectSpec(
-        shape=shape,
-        half_extents=extents,
-        mass=sampling.mass(rng),
-        friction=float(rng.uniform(0.3, 0.8)),
-        restitution=float(rng.uniform(0.3, 0.8)),
-        color=sampling.color(rng),
-        texture=sampling.texture(rng),
+        shape=shape, half_extents=extents, mass=sampling.mass(rng), friction=float(rng.uniform(0.3, 0.8)),
+        restitution=float(rng.uniform(0.3, 0.8)), color=sampling.color(rng), texture=sampling.texture(rng),
         position=(0.0, 0.0, 0.0),
-        orientation=sampling.random_orientation(rng),
-        velocity=(float(rng.uniform(-0.08, 0.08) * view), 0.0, 0.0),
-        angular_velocity=tuple(float(v) for v in rng.uniform(-4.0, 4.0, 3)),
     )
-    x0 = float(rng.uniform(-0.08, 0.08) * view)
-    obj = ObjectSpec(**{**obj.__dict__, "position": (x0, 0.0, height + obj.bounding_radius)})
-    top = height + 2 * obj.bounding_radius
-    camera = sampling.camera(rng, (x0, 0.0, 0.45 * top), distance)
-    return _base(rng, "drop", frames, fps, size, objects=(obj,), scenery=(), camera=camera, gravity=g)
+    radius = obj.bounding_radius
+    events: tuple[Event, ...] = ()
+    if rng.uniform() < 0.5:  # held in mid-air, released at a random frame, maybe tossed
+        z0 = float(rng.uniform(0.25, 0.7) * view + radius)
+        vz = float(rng.uniform(-0.5, 1.5))
+        vz = min(vz, float(np.sqrt(max(0.0, 2 * g * (top_z - radius - z0)))))
+        release = int(rng.integers(0, max(1, frames - 4)))
+        obj = _with(obj, position=(x0, 0.0, z0), orientation=sampling.random_orientation(rng),
+                    velocity=(vx, 0.0, vz), angular_velocity=tuple(float(v) for v in rng.uniform(-4.0, 4.0, 3)),
+                    release_frame=release)
+        if release > 0:  # held objects start at rest; the toss happens at the release
+            obj = _with(obj, velocity=(0.0, 0.0, 0.0), angular_velocity=(0.0, 0.0, 0.0))
+            events = (_launch(release, 0, (vx, 0.0, vz), rng.uniform(-4.0, 4.0, 3)),)
+    else:  # at rest on the ground, launched upward at a random frame
+        rest = _rest_height(shape, extents)
+        orientation = rolling_orientation(shape) if shape == "cylinder" else (0.0, 0.0, 0.0, 1.0)
+        obj = _with(obj, position=(x0, 0.0, rest), orientation=orientation)
+        vz = float(rng.uniform(2.0, 4.0))
+        vz = min(vz, float(np.sqrt(2 * g * (top_z - radius - rest))))
+        launch = int(rng.integers(1, max(2, frames - 4)))
+        events = (_launch(launch, 0, (vx, 0.0, vz), rng.uniform(-4.0, 4.0, 3)),)
+    camera = sampling.camera(rng, (x0, 0.0, 0.4 * view), distance)
+    return _base(rng, "drop", frames, fps, size, objects=(obj,), scenery=(), camera=camera, gravity=g,
+                 events=events)
 
 
 def _incline(rng, frames, fps, size, scenario: str, shape: str) -> ClipSpec:
     g = sampling.gravity(rng)
-    theta = np.radians(rng.uniform(25.0, 35.0))
+    distance, view = _view(rng)
+    theta = float(np.radians(rng.uniform(15.0, 40.0)))
+    side = float(rng.choice([-1.0, 1.0]))  # downhill along +x or -x
     if shape == "box":
         friction = float(rng.uniform(0.05, 0.25))
-        accel = g * (np.sin(theta) - friction * np.cos(theta))
+        up_accel = g * (np.sin(theta) + friction * np.cos(theta))  # decelerating while launched uphill
     else:
         friction = float(rng.uniform(0.6, 0.9))
-        accel = g * np.sin(theta) * (5.0 / 7.0 if shape == "sphere" else 2.0 / 3.0)
-    tau = _duration(frames, fps)
-    v0 = float(rng.uniform(0.0, 0.5))
-    travel = v0 * tau + 0.5 * accel * tau**2
+        up_accel = g * np.sin(theta) * (5.0 / 7.0 if shape == "sphere" else 2.0 / 3.0)
     sigma = rng.uniform(*SIZE_FRACTION)
-    view = 1.0
-    for _ in range(4):  # fixed point: the ramp's length depends on the object's size
-        length = (travel + 1.2 * sigma * view) / 0.85
-        view = 1.25 * length * max(np.cos(theta), np.sin(theta) + 2 * sigma)
     extents = sampling.half_extents(rng, shape, sigma * view)
     if shape == "box":
         extents = (extents[0], extents[1], extents[2] * 0.8)
-    downhill = np.array([np.cos(theta), 0.0, -np.sin(theta)])
-    normal = np.array([np.sin(theta), 0.0, np.cos(theta)])
-    bottom = np.array([0.5 * length * np.cos(theta), 0.0, 0.0])
+    length = float(min(0.75 * view / np.cos(theta), 0.6 * view / np.sin(theta)) * rng.uniform(0.85, 1.0))
+    downhill = np.array([side * np.cos(theta), 0.0, -np.sin(theta)])
+    normal = np.array([side * np.sin(theta), 0.0, np.cos(theta)])
+    bottom = np.array([side * 0.35 * view, 0.0, 0.0])
     top = bottom - length * downhill
     thickness = 0.08 * view
+    tilt = side * theta
     ramp = SceneryBox(
         role="ramp",
         half_extents=(length / 2, 0.4 * view, thickness / 2),
         position=tuple(float(v) for v in (top + bottom) / 2 - normal * thickness / 2),
-        orientation=tuple(float(q) for q in Rotation.from_euler("y", theta).as_quat()),
+        orientation=tuple(float(q) for q in Rotation.from_euler("y", tilt).as_quat()),
         color=(0.55, 0.45, 0.35),
     )
-    along = 0.05 * length + (extents[0] if shape == "box" else extents[0] * 1.05)
+    half_along = extents[0] if shape == "box" else extents[0] * 1.05
+    along = float(rng.uniform(0.05, 0.45) * length + half_along)
     radius = extents[2] if shape == "box" else extents[0]
     centre = top + along * downhill + normal * radius
-    velocity = v0 * downhill
-    spin = (0.0, 0.0, 0.0) if shape == "box" else (0.0, v0 / radius, 0.0)
+    # launched down (v0 > 0) or up (v0 < 0) the slope, without reaching the top; or held and released
+    v0 = float(rng.uniform(-1.5, 1.5))
+    if v0 < 0:
+        v0 = -min(-v0, float(np.sqrt(2 * up_accel * max(0.0, along - half_along - 0.02 * length))))
+    release = int(rng.integers(1, max(2, frames // 2))) if rng.uniform() < 0.4 else 0
     orientation = (
-        tuple(float(q) for q in Rotation.from_euler("y", theta).as_quat())
+        tuple(float(q) for q in Rotation.from_euler("y", tilt).as_quat())
         if shape == "box"
-        else rolling_orientation(shape, theta)
+        else rolling_orientation(shape, tilt)
     )
+    velocity = v0 * downhill
+    spin = (0.0, 0.0, 0.0) if shape == "box" else (0.0, side * v0 / radius, 0.0)
     obj = ObjectSpec(
         shape=shape,
         half_extents=extents,
@@ -152,85 +195,112 @@ def _incline(rng, frames, fps, size, scenario: str, shape: str) -> ClipSpec:
         texture=sampling.texture(rng),
         position=tuple(float(v) for v in centre),
         orientation=orientation,
-        velocity=tuple(float(v) for v in velocity),
-        angular_velocity=spin,
+        velocity=tuple(float(v) for v in velocity) if release == 0 else (0.0, 0.0, 0.0),
+        angular_velocity=spin if release == 0 else (0.0, 0.0, 0.0),
+        release_frame=release,
     )
-    target = ((top[0] + bottom[0]) / 2, 0.0, 0.5 * length * np.sin(theta))
-    camera = sampling.camera(rng, target, view / sampling.VIEW_WIDTH)
-    return _base(rng, scenario, frames, fps, size, objects=(obj,), scenery=(ramp,), camera=camera, gravity=g)
+    events = (_launch(release, 0, velocity, spin),) if release > 0 else ()
+    target = ((top[0] + bottom[0]) / 2 + side * 0.08 * view, 0.0, 0.4 * view)
+    camera = sampling.camera(rng, target, distance)
+    return _base(rng, scenario, frames, fps, size, objects=(obj,), scenery=(ramp,), camera=camera, gravity=g,
+                 events=events)
 
 
 def ramp(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
-    """A box sliding down an incline of 25-35 degrees with friction 0.05-0.25."""
+    """A box on an incline of 15-40 degrees with friction 0.05-0.25, launched up or down it or released."""
     return _incline(rng, frames, fps, size, "ramp", "box")
 
 
 def roll(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
-    """A sphere or cylinder rolling down an incline without slipping (friction 0.6-0.9)."""
+    """A sphere or cylinder rolling on an incline without slipping (friction 0.6-0.9)."""
     return _incline(rng, frames, fps, size, "roll", str(rng.choice(["sphere", "cylinder"])))
 
 
-def _ground_mover(rng, shape: str, extents, x: float, speed: float, g: float, tau: float, friction=None) -> ObjectSpec:
-    """An object on the ground moving along +x: spheres/cylinders roll, boxes slide."""
+def _ground_mover(rng, shape: str, extents, x: float, speed: float, friction=None, restitution=None) -> ObjectSpec:
+    """An object resting on the ground, with a velocity along x: spheres/cylinders roll, boxes slide."""
     radius = extents[2] if shape == "box" else extents[0]
     if shape == "box":
         friction = float(rng.uniform(0.02, 0.08)) if friction is None else friction
-        v0 = speed + 0.5 * friction * g * tau if speed else 0.0
         spin = 0.0
     else:
         friction = float(rng.uniform(0.4, 0.8)) if friction is None else friction
-        v0, spin = speed, speed / radius
+        spin = speed / radius
     return ObjectSpec(
         shape=shape,
         half_extents=extents,
         mass=sampling.mass(rng),
         friction=friction,
-        restitution=float(rng.uniform(0.3, 0.9)),
+        restitution=float(rng.uniform(0.3, 0.9)) if restitution is None else restitution,
         color=sampling.color(rng),
         texture=sampling.texture(rng),
         position=(float(x), 0.0, float(radius)),
         orientation=rolling_orientation(shape) if shape != "box" else (0.0, 0.0, 0.0, 1.0),
-        velocity=(float(v0), 0.0, 0.0),
+        velocity=(float(speed), 0.0, 0.0),
         angular_velocity=(0.0, float(spin), 0.0),
     )
 
 
 def collide(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
-    """A mover on the ground hits a resting target 35-50% into the clip."""
+    """A mover, launched at a random frame (or dropped in while moving), hits a resting box and
+    pushes it (low restitution; the box has the higher friction); some movers fall short."""
     g = sampling.gravity(rng)
-    distance = rng.uniform(3.5, 4.5)
-    view = sampling.VIEW_WIDTH * distance
+    distance, view = _view(rng)
     tau = _duration(frames, fps)
-    shapes = [str(s) for s in rng.choice(["sphere", "box", "cylinder"], 2)]
-    extents = [sampling.half_extents(rng, s, rng.uniform(*SIZE_FRACTION) * view) for s in shapes]
-    x_mover, x_target = -0.3 * view, 0.08 * view
-    gap = x_target - x_mover - extents[0][0] - extents[1][0]
-    t_contact = rng.uniform(0.35, 0.5) * tau
-    speed = gap / t_contact
-    mover = _ground_mover(rng, shapes[0], extents[0], x_mover, speed, g, t_contact)
-    if shapes[0] == "box":  # slide the gap in t_contact despite friction
-        mover = ObjectSpec(
-            **{**mover.__dict__, "velocity": (float(speed + 0.5 * mover.friction * g * t_contact), 0.0, 0.0)}
-        )
-    target = _ground_mover(rng, shapes[1], extents[1], x_target, 0.0, g, tau)
-    height = max(e[2] for e in extents)
-    camera = sampling.camera(rng, (-0.05 * view, 0.0, height), distance)
-    return _base(rng, "collide", frames, fps, size, objects=(mover, target), scenery=(), camera=camera, gravity=g)
+    side = float(rng.choice([-1.0, 1.0]))
+    mover_shape = str(rng.choice(["sphere", "box", "cylinder"]))
+    e_mover = sampling.half_extents(rng, mover_shape, rng.uniform(*SIZE_FRACTION) * view)
+    e_target = sampling.half_extents(rng, "box", rng.uniform(*SIZE_FRACTION) * view)
+    x_mover = -side * float(rng.uniform(0.28, 0.42)) * view
+    x_target = side * float(rng.uniform(-0.05, 0.22)) * view
+    gap = abs(x_target - x_mover) - e_mover[0] - e_target[0]
+    launch = int(rng.integers(1, max(2, frames // 2))) if rng.uniform() < 0.5 else 0
+    t_travel = float(rng.uniform(0.15, 1.3)) * tau  # beyond the clip's end: no contact
+    speed = gap / t_travel
+    mover = _ground_mover(rng, mover_shape, e_mover, x_mover, 0.0, restitution=float(rng.uniform(0.0, 0.2)))
+    if mover_shape == "box":  # slide the gap in t_travel despite friction
+        speed = speed + 0.5 * mover.friction * g * t_travel
+    velocity = (side * speed, 0.0, 0.0)
+    spin = (0.0, 0.0 if mover_shape == "box" else side * speed / e_mover[0], 0.0)
+    events: tuple[Event, ...] = ()
+    if launch == 0:
+        lift = float(rng.uniform(0.0, 0.2) * view) if rng.uniform() < 0.5 else 0.0
+        mover = _with(mover, position=(mover.position[0], 0.0, mover.position[2] + lift), velocity=velocity,
+                      angular_velocity=spin)
+    else:
+        events = (_launch(launch, 0, velocity, spin),)
+    target = _ground_mover(rng, "box", e_target, x_target, 0.0, friction=float(rng.uniform(0.3, 0.6)),
+                           restitution=float(rng.uniform(0.0, 0.2)))
+    height = max(e_mover[2], e_target[2])
+    camera = sampling.camera(rng, (0.0, 0.0, height + 0.1 * view), distance)
+    return _base(rng, "collide", frames, fps, size, objects=(mover, target), scenery=(), camera=camera, gravity=g,
+                 events=events)
 
 
 def occlude(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
-    """A mover crosses the view behind a wall; it is fully hidden for about 20-40% of the clip."""
+    """A mover crosses the view behind a wall (from the left or the right, at a random speed,
+    launched at a random early frame); it is fully hidden for part of the clip."""
     g = sampling.gravity(rng)
-    distance = rng.uniform(3.5, 4.5)
-    view = sampling.VIEW_WIDTH * distance
+    distance, view = _view(rng)
     tau = _duration(frames, fps)
+    side = float(rng.choice([-1.0, 1.0]))
     shape = str(rng.choice(["sphere", "box", "cylinder"]))
     extents = sampling.half_extents(rng, shape, rng.uniform(*SIZE_FRACTION) * view)
     half_width = extents[0]
     height = 2 * (extents[2] if shape == "box" else extents[0])
-    x_start = 0.42 * view - half_width
-    speed = 2 * x_start / tau
-    mover = _ground_mover(rng, shape, extents, -x_start, speed, g, tau)
+    x_start = float(rng.uniform(0.3, 0.42) * view - half_width)
+    launch = int(rng.integers(1, max(2, frames // 4))) if rng.uniform() < 0.5 else 0
+    moving = tau - launch / fps
+    speed = float(rng.uniform(1.7, 2.2) * x_start / moving)
+    mover = _ground_mover(rng, shape, extents, -side * x_start, 0.0)
+    if shape == "box":
+        speed += 0.5 * mover.friction * g * moving
+    velocity = (side * speed, 0.0, 0.0)
+    spin = (0.0, 0.0 if shape == "box" else side * speed / extents[0], 0.0)
+    events: tuple[Event, ...] = ()
+    if launch == 0:
+        mover = _with(mover, velocity=velocity, angular_velocity=spin)
+    else:
+        events = (_launch(launch, 0, velocity, spin),)
     hidden_frames = max(2, round(0.2 * frames))
     hidden_half = 0.5 * speed * hidden_frames / fps
     wall_offset = 0.22 * distance
@@ -240,38 +310,47 @@ def occlude(rng: np.random.Generator, frames: int, fps: float, size: int) -> Cli
     eye_height = height / 2 + 1.03 * distance * np.sin(np.radians(14.0))
     wall_half_width = far_scale * (hidden_half + half_width) + 0.01 * view
     wall_height = eye_height - (eye_height - 1.15 * height) * near_scale + 0.03 * view
+    wall_x = float(rng.uniform(-0.08, 0.08) * view)
     wall = SceneryBox(
         role="occluder",
         half_extents=(float(wall_half_width), 0.03 * view, float(wall_height / 2)),
-        position=(0.0, float(-wall_offset), float(wall_height / 2)),
+        position=(wall_x, float(-wall_offset), float(wall_height / 2)),
         color=tuple(float(c) for c in rng.uniform(0.35, 0.65, 3)),
     )
     camera = sampling.camera(rng, (0.0, 0.0, height / 2), distance)
-    return _base(rng, "occlude", frames, fps, size, objects=(mover,), scenery=(wall,), camera=camera, gravity=g)
+    return _base(rng, "occlude", frames, fps, size, objects=(mover,), scenery=(wall,), camera=camera, gravity=g,
+                 events=events)
 
 
 def stack(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
-    """Two or three boxes stacked with overhangs of 0.4-1.0 half widths; the top one gets a push of
-    0.5-2 m/s toward the overhang, so most stacks topple."""
+    """A base box on the ground and one or two boxes held above it, released at random frames
+    (lower first); each is offset by 0-1.25 times the sum of its and the lower box's half widths,
+    so some rest, some topple and some miss the box below and land beside it."""
     g = sampling.gravity(rng)
-    distance = rng.uniform(3.5, 4.5)
-    view = sampling.VIEW_WIDTH * distance
+    distance, view = _view(rng)
     count = int(rng.integers(2, 4))
     side = float(rng.choice([-1.0, 1.0]))
     boxes_bottom_up = []
     x, z = 0.0, 0.0
     lower_half = None
+    release = 0
+    releases = []
+    free_height = 0.85 * view
     for level in range(count):
         width = rng.uniform(0.16, 0.19) * view
         extents = (width / 2 * rng.uniform(0.9, 1.1), width / 2 * rng.uniform(0.9, 1.1), width / 2 * rng.uniform(0.75, 0.95))
-        if lower_half is not None:
-            x += side * rng.uniform(0.4, 1.0) * lower_half
+        if lower_half is not None:  # overhang: > 0.5 usually topples, > 1 misses the box below
+            x += side * rng.uniform(0.0, 1.25) * (lower_half + extents[0])
+            free_height -= 2 * extents[2]
+            lift = float(rng.uniform(0.02, 0.6) * free_height / (count - 1))
+            z += lift
+            release = int(rng.integers(release, max(release + 1, frames - 3)))
         boxes_bottom_up.append((extents, (x, 0.0, z + extents[2])))
+        releases.append(release if level else 0)
         z += 2 * extents[2]
         lower_half = extents[0]
     objects = []
-    for slot, (extents, position) in enumerate(reversed(boxes_bottom_up)):
-        push = side * rng.uniform(0.5, 2.0) if slot == 0 else 0.0
+    for (extents, position), release in zip(reversed(boxes_bottom_up), reversed(releases)):
         objects.append(
             ObjectSpec(
                 shape="box",
@@ -282,10 +361,10 @@ def stack(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipS
                 color=sampling.color(rng),
                 texture=sampling.texture(rng),
                 position=tuple(float(p) for p in position),
-                velocity=(float(push), 0.0, 0.0),
+                release_frame=int(release),
             )
         )
-    camera = sampling.camera(rng, (x / 2 + side * 0.05 * view, 0.0, 0.45 * z), distance)
+    camera = sampling.camera(rng, (x / 2, 0.0, 0.4 * view), distance)
     return _base(rng, "stack", frames, fps, size, objects=tuple(objects), scenery=(), camera=camera, gravity=g)
 
 

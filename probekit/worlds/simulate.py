@@ -7,7 +7,8 @@ interval; per-instant labels describe the state at time ``t / fps``.
 
 Acceleration is state-based: ``(v(t) - v(t - dt)) / dt`` over the last physics substep
 ``dt = 1 / (fps * substeps)`` of the interval, from the simulator's own velocities. On frames
-without a contact impulse it equals the applied gravity exactly (up to float32 storage).
+without a contact impulse it equals the applied gravity exactly (up to float32 storage), except
+while an object is ``held`` before its release (then it is zero).
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from probekit.worlds.spec import SHAPES, SYMMETRY, ClipSpec
 #: Per-frame object labels written under ``objects/`` (each (T, K, ...)).
 FRAME_LABELS = (
     "exists", "visible", "visible_fraction", "out_of_frame", "position_world", "position_camera",
-    "position_image", "bbox_visible", "bbox_amodal", "velocity_world", "acceleration_world", "impulse",
+    "position_image", "bbox_visible", "bbox_amodal", "velocity_world", "acceleration_world", "impulse", "held",
     "angular_velocity_world", "quaternion_world", "quaternion_camera", "rot6d_world", "rot6d_camera",
     "contact_now", "contact_interval", "contact_ground_now", "contact_ground_interval",
-    "contact_object_now", "contact_object_interval", "contact_pairs_interval", "normal_force",
+    "contact_object_now", "contact_object_interval", "contact_scenery_now", "contact_scenery_interval",
+    "contact_pairs_interval", "normal_force",
 )
 
 
@@ -60,8 +62,10 @@ def simulate_clip(spec: ClipSpec, k_max: int | None = None) -> dict[str, np.ndar
     clip = _run(spec)
     exists = clip["exists"]
     clip["quaternion_world"] = canonical_quaternion(clip["quaternion_world"])
-    clip["contact_now"] = clip["contact_ground_now"] | clip["contact_object_now"]
-    clip["contact_interval"] = clip["contact_ground_interval"] | clip["contact_object_interval"]
+    clip["contact_now"] = clip["contact_ground_now"] | clip["contact_object_now"] | clip["contact_scenery_now"]
+    clip["contact_interval"] = (
+        clip["contact_ground_interval"] | clip["contact_object_interval"] | clip["contact_scenery_interval"]
+    )
     clip.update(
         view_labels(clip["position_world"], clip["quaternion_world"], exists, clip["segmentation"], clip["amodal"],
                     extrinsic, intrinsic)
@@ -97,10 +101,11 @@ def _run(spec: ClipSpec) -> dict[str, np.ndarray]:
                 physics.apply(event)
                 renderer.apply(event)
             interval = StepContacts.empty(n_obj)
+            held = physics.held(frame)
             for substep in range(spec.substeps):
                 if substep == spec.substeps - 1:
                     previous_velocity = physics.velocities()
-                physics.step()
+                physics.step(held)
                 physics.step_contacts(interval)
             state = physics.state()
             now = physics.contacts_now()
@@ -108,6 +113,7 @@ def _run(spec: ClipSpec) -> dict[str, np.ndarray]:
             rgb, depth, segmentation, amodal = renderer.render()
             raw = {
                 "exists": np.array([body is not None for body in physics.bodies]),
+                "held": held,
                 "position_world": state["position"],
                 "velocity_world": state["velocity"],
                 "acceleration_world": (state["velocity"] - previous_velocity) / spec.dt,
@@ -118,6 +124,8 @@ def _run(spec: ClipSpec) -> dict[str, np.ndarray]:
                 "contact_object_now": now.other,
                 "contact_ground_interval": interval.ground | now.ground,
                 "contact_object_interval": interval.other | now.other,
+                "contact_scenery_now": now.scenery,
+                "contact_scenery_interval": interval.scenery | now.scenery,
                 "contact_pairs_interval": interval.pairs | now.pairs,
                 "normal_force": interval.normal_force,
                 "rgb": rgb, "depth": depth, "segmentation": segmentation, "amodal": amodal,

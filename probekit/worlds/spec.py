@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-#: Surfaces closer than this (metres, penetration counts as negative distance) are in contact.
-CONTACT_EPSILON = 1e-3
+from probekit.formats.world import CONTACT_EPSILON
+
+__all__ = ["CONTACT_EPSILON", "CameraSpec", "ClipSpec", "Event", "LightSpec", "ObjectSpec", "SceneryBox"]
 
 #: Shape names and their integer codes in ``objects/shape``.
 SHAPES = ("sphere", "box", "cylinder")
@@ -30,6 +31,8 @@ class ObjectSpec:
     ``half_extents`` are (r, r, r) for a sphere, (r, r, h/2) for a cylinder (axis along the
     body's z axis) and the three half sizes for a box. Position is the centre of mass in the
     world frame at the start of the simulation (one frame interval before frame 0).
+    ``release_frame`` > 0 holds the object at rest (an upward force equal to its weight) until
+    the interval that ends at that frame: it is released at time ``(release_frame - 1) / fps``.
     """
 
     shape: str
@@ -43,6 +46,7 @@ class ObjectSpec:
     orientation: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)
     velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)
     angular_velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    release_frame: int = 0
 
     @property
     def bounding_radius(self) -> float:
@@ -93,8 +97,10 @@ class LightSpec:
 class Event:
     """Something done to the world just before stepping into ``frame``.
 
-    Actions: ``remove`` (slot), ``disable_collision`` (slot, other), ``set_gravity`` (gravity),
-    ``recolor`` (slot, color), ``reshape`` (slot, shape), ``teleport`` (slot, offset).
+    Actions: ``launch`` (slot, velocity, angular_velocity: a scenario's kick, part of the
+    original clip), and the violations' ``remove`` (slot), ``disable_collision`` (slot, other),
+    ``set_gravity`` (gravity), ``recolor`` (slot, color), ``reshape`` (slot, shape),
+    ``teleport`` (slot, offset).
     """
 
     frame: int

@@ -9,14 +9,15 @@ frame whose labels or pixels may differ.
 violation       scenario  what the twin does
 ==============  ========  ===============================================================
 permanence      occlude   the mover vanishes while fully hidden (hidden at the frame
-                          before and, in the original, at the violation frame)
+                          before and, in the original, at the violation frame; the
+                          original re-emerges later)
 solidity        collide   mover and target stop colliding one frame before they touch:
                           the mover passes through
-gravity         drop      g changes during free fall (x0.3-0.6 or x1.5-2.0)
+gravity         drop      g changes during free flight (x0.3-0.6 or x1.5-2.0)
 immutability    occlude   while fully hidden the mover changes colour, or shape (a sphere
                           or cylinder becomes a cube that slides on with friction 0.05, a
                           box becomes a rolling sphere; position and velocity are kept)
-continuity      drop      during free fall the object jumps sideways by at least twice
+continuity      drop      during free flight the object jumps sideways by at least twice
                           its largest half extent (``min_distance`` in the detail)
 ==============  ========  ===============================================================
 """
@@ -35,21 +36,23 @@ Twin = tuple[ClipSpec, int, dict[str, Any]]
 
 
 def _hidden_pair_frame(result: dict[str, np.ndarray], slot: int = 0) -> int | None:
-    """First frame f such that the slot is fully hidden (in frame) at f - 1 and f."""
+    """First frame f such that the slot is fully hidden (in frame) at f - 1 and f, and more than
+    half visible again later (so that the original re-emerges)."""
     vf = result["objects/visible_fraction"][:, slot]
     hidden = result["objects/exists"][:, slot] & ~result["objects/out_of_frame"][:, slot] & (vf == 0)
     for frame in range(1, len(hidden)):
         if hidden[frame - 1] and hidden[frame]:
-            return frame
+            return frame if (vf[frame + 1:] > 0.5).any() else None
     return None
 
 
 def _free_fall_frame(spec: ClipSpec, result: dict[str, np.ndarray], rng: np.random.Generator) -> int | None:
-    contact = result["objects/contact_interval"][:, 0] | result["objects/impulse"][:, 0]
-    first = int(np.argmax(contact)) if contact.any() else len(contact)
-    if first < 3:
+    """A random frame f >= 1 of free flight: no contact, impulse or hold at f - 1, f and f + 1."""
+    free = ~(result["objects/contact_interval"][:, 0] | result["objects/impulse"][:, 0] | result["objects/held"][:, 0])
+    candidates = [f for f in range(1, len(free) - 1) if free[f - 1] and free[f] and free[f + 1]]
+    if not candidates:
         return None
-    return int(rng.integers(1, max(2, first - 1)))
+    return int(candidates[rng.integers(len(candidates))])
 
 
 def permanence(spec: ClipSpec, result, rng) -> Twin | None:
