@@ -24,7 +24,7 @@ from probekit.evaluation.scoring import HIGHER_IS_BETTER, METRICS, compute, metr
 from probekit.evaluation.splits import family_folds
 from probekit.evaluation.suite import Suite
 from probekit.evaluation.targets import CATALOG, TargetData, build_target, n_slots, required_labels
-from probekit.metrics import paired_bootstrap
+from probekit.metrics import contrast_bootstrap, paired_bootstrap
 from probekit.probes.registry import Readout, get_readout
 
 LABEL_STORE = "labels"
@@ -39,6 +39,26 @@ class OOF:
     score: np.ndarray | None
     fold: np.ndarray
     inner: np.ndarray  # (n_folds,) inner-CV score per outer fold (NaN if fold missing)
+
+
+@dataclass
+class TimeGrid:
+    """Stores that share one time grid (token steps and their frame spans) and its labels.
+
+    Each store's labels are aligned to its own token steps; stores whose steps cover the same
+    frames share targets (paired sample by sample), others get their own targets and label
+    baselines (``labels`` for the first grid, ``labels@<steps>`` for the others).
+    """
+
+    name: str
+    token_frames: np.ndarray
+    labels: Any
+    source: Any  # the StoreInput whose labels the grid reads
+    tasks: list[TargetData] = field(default_factory=list)
+
+    @property
+    def hash(self) -> str:
+        return "labels-" + self.source.hash
 
 
 @dataclass
@@ -106,35 +126,63 @@ class Sweep:
         self.n_folds = suite.folds
         self.seed = suite.seed
         ref = inputs[0]
-        self.labels = ref.labels
         clips = ref.store.clips()
         self.families = np.asarray(clips["family_id"])
         self.scenarios = np.asarray(clips["scenario"]) if "scenario" in clips else np.full(len(clips), "all")
         self.clip_fold = family_folds(self.families, self.n_folds, self.seed, grouped=grouped)
-        self.token_frames = ref.store.dataset("layout/token_frames")[()]
         self.result = SweepResult()
-        self.tasks = self._build_tasks(targets_explicit)
+        self.grids = self._time_grids()
+        self.grid_of: dict[str, TimeGrid] = {}
+        for item in inputs:
+            self.grid_of[item.label] = next(g for g in self.grids if g.source is item or _same_grid(g, item))
+        for grid in self.grids:
+            self.grid_of[grid.name] = grid
+            grid.tasks = self._build_tasks(grid, targets_explicit)
         self.oof: dict[tuple, dict[int, OOF]] = defaultdict(dict)
 
+    @property
+    def labels(self):
+        """Labels of the first store's time grid."""
+        return self.grids[0].labels
+
+    @property
+    def tasks(self) -> list[TargetData]:
+        """Targets of the first store's time grid."""
+        return self.grids[0].tasks
+
+    def _time_grids(self) -> list[TimeGrid]:
+        grids: list[TimeGrid] = []
+        for item in self.inputs:
+            if any(_same_grid(g, item) for g in grids):
+                continue
+            frames = item.store.dataset("layout/token_frames")[()]
+            name = LABEL_STORE if not grids else f"{LABEL_STORE}@{len(frames)}steps"
+            while any(g.name == name for g in grids):
+                name += "'"
+            grids.append(TimeGrid(name, frames, item.labels, item))
+        return grids
+
     # -- tasks ---------------------------------------------------------------------------------
-    def _build_tasks(self, explicit: bool) -> list[TargetData]:
+    def _build_tasks(self, grid: TimeGrid, explicit: bool) -> list[TargetData]:
+        """Targets of one time grid, built from the labels aligned to its token steps."""
         tasks = []
+        labels = grid.labels
         for name in self.suite.targets:
             spec = CATALOG[name]
-            missing = [lab for lab in required_labels(spec) if not self.labels.has(lab)]
+            missing = [lab for lab in required_labels(spec) if not labels.has(lab)]
             if missing:
                 if explicit:
                     raise BadOptionError(
-                        f"--targets {name}: needs label {missing[0]!r}, absent from {self.inputs[0].path}; labels present: {', '.join(sorted(self.labels.names))}"
+                        f"--targets {name}: needs label {missing[0]!r}, absent from {grid.source.path}; labels present: {', '.join(sorted(labels.names))}"
                     )
-                self._skip(name, -1, f"label {missing[0]} absent from the store")
+                self._skip(name, -1, f"label {missing[0]} absent from the store", grid)
                 continue
-            slots = [-1] if spec.level in ("scene", "clip") else range(n_slots(self.labels))
+            slots = [-1] if spec.level in ("scene", "clip") else range(n_slots(labels))
             for slot in slots:
-                data = build_target(self.labels, spec, slot, self.token_frames)
+                data = build_target(labels, spec, slot, grid.token_frames)
                 reason = self._unusable(data)
                 if reason:
-                    self._skip(name, slot, reason)
+                    self._skip(name, slot, reason, grid)
                     continue
                 tasks.append(data)
         if not tasks:
@@ -157,9 +205,12 @@ class Sweep:
                     return f"one class only in the training folds of fold {f}"
         return None
 
-    def _skip(self, target: str, slot: int, reason: str) -> None:
-        self.result.skipped.append({"target": target, "slot": slot, "note": f"skipped: {reason}"})
-        self.log(f"skip {target} slot {slot}: {reason}")
+    def _skip(self, target: str, slot: int, reason: str, grid: TimeGrid | None = None) -> None:
+        where = "" if grid is None or len(self.grids) == 1 else f" (stores on the {len(grid.token_frames)}-step grid)"
+        entry = {"target": target, "slot": slot, "note": f"skipped: {reason}{where}"}
+        if entry not in self.result.skipped:
+            self.result.skipped.append(entry)
+            self.log(f"skip {target} slot {slot}: {reason}{where}")
 
     # -- feature gathering -----------------------------------------------------------------------
     @staticmethod
@@ -253,6 +304,7 @@ class Sweep:
         controls = set(self.suite.controls)
         self._label_controls(controls)
         for item in self.inputs:
+            grid = self.grid_of[item.label]
             layers = item.store.layers
             plan = {name: set(self._readout_layers(name, layers, override)) for name in self.suite.readouts}
             for layer in layers:
@@ -263,12 +315,12 @@ class Sweep:
                 feats = self._load_layer(item, layer, {r.features for r in active})
                 for readout in active:
                     if readout.features not in feats:
-                        for data in self.tasks:
+                        for data in grid.tasks:
                             self._skip_once(item.label, data, readout.name, f"layer {layer} has no {readout.features!r} features")
                         continue
                     jobs = []
                     gathered: dict[tuple, tuple] = {}
-                    for data in self.tasks:
+                    for data in grid.tasks:
                         rows_key = (data.clip.tobytes(), data.step.tobytes(), data.slot if readout.features == "object" else None)
                         if rows_key not in gathered:
                             gathered[rows_key] = self._gather(feats, readout, data)
@@ -282,7 +334,7 @@ class Sweep:
                         jobs.append((data, "none", X, keep, y))
                         binary_ok = data.spec.kind != "binary" or self.suite.control_task_binary
                         if "control_task" in controls and readout.fast and data.spec.kind != "rotation" and binary_ok:
-                            yc = control_labels(self.labels, self.scenarios, data, seed=self.seed)[keep]
+                            yc = control_labels(grid.labels, self.scenarios, data, seed=self.seed)[keep]
                             if np.ptp(yc) > 0 and (data.spec.kind != "binary" or self._both_classes(yc, data.clip[keep])):
                                 jobs.append((data, "control_task", X, keep, yc))
                     self._run_jobs((item.label, item.hash), layer, readout, jobs)
@@ -312,7 +364,7 @@ class Sweep:
     def _load_layer(self, item: StoreInput, layer: int, kinds: set[str]) -> dict[str, np.ndarray]:
         stored = set(item.store.feature_kinds(layer))
         want = set(kinds) | {"time"}
-        if any((d.step < 0).all() for d in self.tasks):
+        if any((d.step < 0).all() for d in self.grid_of[item.label].tasks):
             want.add("mean")
         feats = {}
         ids = item.store.clips()["clip_id"]
@@ -330,23 +382,27 @@ class Sweep:
         return feats
 
     def _label_controls(self, controls: set[str]) -> None:
-        """Nuisance, geometry and ceiling baselines: features from the labels alone."""
+        """Nuisance, geometry and ceiling baselines: features from the labels alone (per time grid)."""
+        for grid in self.grids:
+            self._grid_controls(grid, controls)
+
+    def _grid_controls(self, grid: TimeGrid, controls: set[str]) -> None:
+        labels = grid.labels
         builders = []
         if "nuisance" in controls:
-            builders.append(("nuisance", "linear", lambda d: nuisance_features(self.labels, self.scenarios, d)))
+            builders.append(("nuisance", "linear", lambda d: nuisance_features(labels, self.scenarios, d)))
         if "geometry" in controls and "object" in self.suite.readouts:
-            builders.append(("geometry", "object", lambda d: geometry_features(self.labels, d)))
+            builders.append(("geometry", "object", lambda d: geometry_features(labels, d)))
         if "ceiling" in controls:
             for name in self.suite.ceiling_readouts:
-                builders.append(("ceiling", name, lambda d: ceiling_features(self.labels, d)))
+                builders.append(("ceiling", name, lambda d: ceiling_features(labels, d)))
         if not builders:
             return
-        self.log("controls from labels: " + ", ".join(sorted({b[0] for b in builders})))
-        label_hash = "labels-" + self.inputs[0].hash
+        self.log(f"controls from labels ({grid.name}): " + ", ".join(sorted({b[0] for b in builders})))
         for control, readout_name, build in builders:
             readout = get_readout(readout_name)
             jobs = []
-            for data in self.tasks:
+            for data in grid.tasks:
                 X = build(data)
                 if X is None:
                     continue
@@ -354,17 +410,21 @@ class Sweep:
                 jobs.append((data, control, X, keep, data.y))
             # one readout instance per feature set; the ridge group signature uses id(X) so each
             # task is fitted on its own features
-            self._run_jobs((LABEL_STORE, label_hash), -1, readout, jobs)
+            self._run_jobs((grid.name, grid.hash), -1, readout, jobs)
 
     # -- scoring, selection, comparisons ---------------------------------------------------------
+    def _store_labels(self) -> set[str]:
+        return {item.label for item in self.inputs}
+
     def _store_meta(self, label: str) -> dict[str, Any]:
         for item in self.inputs:
             if item.label == label:
                 return {"store_hash": item.hash, "encoder": str(item.attrs.get("encoder", "")), "weights": str(item.attrs.get("weights", "")), "store_control": item.control}
         return {"store_hash": "", "encoder": "", "weights": "", "store_control": "none"}
 
-    def _task(self, name: str, slot: int) -> TargetData:
-        for data in self.tasks:
+    def _task(self, store: str, name: str, slot: int) -> TargetData:
+        """The target ``name`` at ``slot`` on the time grid of ``store`` (a store or label pseudo-store)."""
+        for data in self.grid_of[store].tasks:
             if data.spec.name == name and data.slot == slot:
                 return data
         raise KeyError((name, slot))
@@ -381,7 +441,7 @@ class Sweep:
     def _score_all(self) -> None:
         self.log("scoring")
         for (store, target, slot, readout, control), by_layer in self.oof.items():
-            data = self._task(target, slot)
+            data = self._task(store, target, slot)
             meta = self._store_meta(store)
             row_control = control if control != "none" else meta["store_control"]
             for layer, oof in sorted(by_layer.items()):
@@ -392,7 +452,7 @@ class Sweep:
                     "layer": int(layer), "target": target, "slot": int(slot), "readout": readout, "control": row_control,
                     "unit": "deg" if data.spec.kind == "rotation" else ("1" if data.spec.kind == "binary" else data.spec.unit), "note": "",
                 }
-                y_all = control_labels(self.labels, self.scenarios, data, seed=self.seed) if control == "control_task" else None
+                y_all = control_labels(self.grid_of[store].labels, self.scenarios, data, seed=self.seed) if control == "control_task" else None
                 rows = self._score_oof(data, oof, y_all=y_all)
                 for row in rows:
                     unit = data.spec.unit if row["metric"] == "mae" else ("deg" if row["metric"] == "geodesic_deg" else "1")
@@ -400,7 +460,7 @@ class Sweep:
                 if control == "control_task":
                     task = by_layer_task = self.oof.get((store, target, slot, readout, "none"), {}).get(layer)
                     if task is not None:
-                        self.result.rows.append({**base, **self._selectivity(data, task, oof), "unit": "1"})
+                        self.result.rows.append({**base, **self._selectivity(store, data, task, oof), "unit": "1"})
                     del by_layer_task
         for skip in self.result.skipped:
             self.result.rows.append(
@@ -428,11 +488,33 @@ class Sweep:
             d, lo, hi = paired_bootstrap(metric, y, a.pred[ia], b.pred[ib], groups, n_boot=self.suite.n_boot, seed=self.seed)
         return metric, d, lo, hi, len(common)
 
-    def _selectivity(self, data: TargetData, task: OOF, control: OOF) -> dict:
+    def _paired_by_family(self, data_a: TargetData, a: OOF, data_b: TargetData, b: OOF) -> tuple[str, float, float, float, int]:
+        """Stores on different time grids: each scored on its own samples, families resampled jointly.
+
+        Clip-level targets hold the same samples on every grid and are paired sample by sample.
+        """
+        if (data_a.step < 0).all() and (data_b.step < 0).all() and np.array_equal(data_a.clip, data_b.clip):
+            return self._paired(data_a, a, b)
+        metric = METRICS[data_a.spec.kind][0]
+        terms = []
+        for sign, data, oof in ((1.0, data_a, a), (-1.0, data_b, b)):
+            y = data.y[oof.idx]
+            if metric == "geodesic_deg":
+                from probekit.metrics import geodesic_deg
+
+                sym = None if data.symmetry is None else data.symmetry[oof.idx]
+                half = None if data.half_extents is None else data.half_extents[oof.idx]
+                terms.append((sign, "mean", np.zeros(len(y)), geodesic_deg(y, oof.pred, sym, half), self.families[data.clip[oof.idx]]))
+            else:
+                terms.append((sign, metric, y, oof.pred, self.families[data.clip[oof.idx]]))
+        d, lo, hi = contrast_bootstrap(terms, n_boot=self.suite.n_boot, seed=self.seed)
+        return metric, d, lo, hi, int(min(len(a.idx), len(b.idx)))
+
+    def _selectivity(self, store: str, data: TargetData, task: OOF, control: OOF) -> dict:
         """Selectivity = task score - control-task score (paired over families)."""
         common, it, ic = np.intersect1d(task.idx, control.idx, return_indices=True)
         metric = METRICS[data.spec.kind][0]
-        yc = control_labels(self.labels, self.scenarios, data, seed=self.seed)
+        yc = control_labels(self.grid_of[store].labels, self.scenarios, data, seed=self.seed)
         groups = self.families[data.clip[common]]
         value, lo, hi = paired_bootstrap(metric, data.y[common], task.pred[it], control.pred[ic], groups, n_boot=self.suite.n_boot, seed=self.seed, y_true_b=yc[common])
         n_fam = len(np.unique(groups))
@@ -471,15 +553,15 @@ class Sweep:
         self.selected: dict[tuple, tuple[OOF, list[int]]] = {}
         per_task: dict[tuple, dict[str, OOF]] = defaultdict(dict)
         for (store, target, slot, readout, control), by_layer in self.oof.items():
-            if control != "none" or store == LABEL_STORE:
+            if control != "none" or store not in self._store_labels():
                 continue
-            data = self._task(target, slot)
+            data = self._task(store, target, slot)
             oof, chosen = self._selected(by_layer)
             self.selected[(store, target, slot, readout)] = (oof, chosen)
             per_task[(store, target, slot)][readout] = oof
             self.result.selection.append(self._selection_row(store, data, "layer", readout, chosen, oof))
         for (store, target, slot), by_readout in per_task.items():
-            data = self._task(target, slot)
+            data = self._task(store, target, slot)
             names = sorted(by_readout)
             picks = []
             for f in range(self.n_folds):
@@ -510,29 +592,40 @@ class Sweep:
         keys = sorted(self.selected)
         stores = [item.label for item in self.inputs]
         for (store, target, slot, readout) in keys:
-            data = self._task(target, slot)
+            data = self._task(store, target, slot)
             oof_a, chosen = self.selected[(store, target, slot, readout)]
             name_a = f"{store}@L{max(set(chosen), key=chosen.count)}(selected)"
             others = [s for s in stores if stores.index(s) > stores.index(store) and (s, target, slot, readout) in self.selected]
             for other in others:
                 oof_b, chosen_b = self.selected[(other, target, slot, readout)]
-                self._comparison(data, readout, name_a, f"{other}@L{max(set(chosen_b), key=chosen_b.count)}(selected)", oof_a, oof_b)
+                data_b = self._task(other, target, slot)
+                self._comparison(data, readout, name_a, f"{other}@L{max(set(chosen_b), key=chosen_b.count)}(selected)", oof_a, oof_b, data_b)
             for control in ("nuisance", "geometry", "ceiling"):
                 for base_readout in ({"nuisance": ["linear"], "geometry": ["object"], "ceiling": self.suite.ceiling_readouts}[control]):
                     if control == "geometry" and readout != "object":
                         continue
                     if control == "ceiling" and base_readout != readout:
                         continue
-                    base = self.oof.get((LABEL_STORE, target, slot, base_readout, control), {}).get(-1)
+                    label_store = self.grid_of[store].name
+                    base = self.oof.get((label_store, target, slot, base_readout, control), {}).get(-1)
                     if base is not None:
-                        self._comparison(data, readout, name_a, f"{LABEL_STORE}:{control}({base_readout})", oof_a, base)
+                        self._comparison(data, readout, name_a, f"{label_store}:{control}({base_readout})", oof_a, base)
 
-    def _comparison(self, data: TargetData, readout: str, a: str, b: str, oof_a: OOF, oof_b: OOF) -> None:
-        metric, d, lo, hi, n = self._paired(data, oof_a, oof_b)
+    def _comparison(self, data: TargetData, readout: str, a: str, b: str, oof_a: OOF, oof_b: OOF, data_b: TargetData | None = None) -> None:
+        if data_b is None or data_b is data:
+            metric, d, lo, hi, n = self._paired(data, oof_a, oof_b)
+        else:
+            metric, d, lo, hi, n = self._paired_by_family(data, oof_a, data_b, oof_b)
         self.result.comparisons.append(
             {"target": data.spec.name, "slot": data.slot, "readout": readout, "metric": metric, "a": a, "b": b, "delta": d, "ci_low": lo, "ci_high": hi, "n": n,
              "higher_is_better": HIGHER_IS_BETTER[metric]}
         )
+
+
+def _same_grid(grid: TimeGrid, item: StoreInput) -> bool:
+    """Whether ``item``'s token steps cover the same frames as ``grid``'s."""
+    frames = item.store.dataset("layout/token_frames")[()]
+    return frames.shape == grid.token_frames.shape and bool(np.array_equal(frames, grid.token_frames))
 
 
 class _quiet:
