@@ -50,6 +50,9 @@ class Run:
         ``selection.csv`` (layers and readouts chosen by inner CV), empty if absent.
     comparisons
         ``comparisons.csv`` (paired bootstrap over families), empty if absent.
+    gains
+        ``gains.csv`` (conditional gains of joint models over the label baselines, and their
+        differences between stores), empty if absent.
     """
 
     path: Path
@@ -57,6 +60,7 @@ class Run:
     results: pd.DataFrame
     selection: pd.DataFrame = field(default_factory=pd.DataFrame)
     comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    gains: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def stores(self) -> list[str]:
@@ -192,6 +196,7 @@ def load_run(path: str | os.PathLike) -> Run:
         results=results,
         selection=_read_optional_csv(path / "selection.csv"),
         comparisons=_read_optional_csv(path / "comparisons.csv"),
+        gains=_read_optional_csv(path / "gains.csv"),
     )
 
 

@@ -98,7 +98,7 @@ def run_probe(
             result = sweep_obj.run(layers)
     finally:
         torch.set_num_threads(previous)
-    table = write_tables(out, result.rows, result.selection, result.comparisons)
+    table = write_tables(out, result.rows, result.selection, result.comparisons, result.gains)
     ran, stage_skips = run_stages(parsed, inputs, out, table, log)
     write_manifest(out, {**manifest, "skipped": result.skipped, "stages": ran, "stage_skips": stage_skips}, complete=True)
     for item in inputs:

@@ -75,8 +75,8 @@ def base_manifest(inputs, suite, folds: int, seed: int) -> dict[str, Any]:
     }
 
 
-def write_tables(out: Path, rows: list[dict], selection: list[dict], comparisons: list[dict]) -> pd.DataFrame:
-    """Write results (Parquet + CSV), selection.csv and comparisons.csv atomically."""
+def write_tables(out: Path, rows: list[dict], selection: list[dict], comparisons: list[dict], gains: list[dict] | None = None) -> pd.DataFrame:
+    """Write results (Parquet + CSV), selection.csv, comparisons.csv and gains.csv atomically."""
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     results = results.astype({"layer": int, "slot": int, "n": int, "n_families": int, "score": float, "ci_low": float, "ci_high": float})
     order = ["store", "target", "slot", "readout", "control", "layer", "scenario", "metric"]
@@ -87,4 +87,9 @@ def write_tables(out: Path, rows: list[dict], selection: list[dict], comparisons
     _atomic_write(out / "results.csv", lambda p: results.to_csv(p, index=False))
     _atomic_write(out / "selection.csv", lambda p: pd.DataFrame(selection, columns=SELECTION_COLUMNS).to_csv(p, index=False))
     _atomic_write(out / "comparisons.csv", lambda p: pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS).to_csv(p, index=False))
+    if gains is not None:
+        from probekit.evaluation.gains import GAIN_COLUMNS
+
+        table = pd.DataFrame(gains, columns=GAIN_COLUMNS).sort_values(["target", "slot", "readout", "baseline", "store", "versus"], kind="stable")
+        _atomic_write(out / "gains.csv", lambda p: table.to_csv(p, index=False))
     return results

@@ -18,7 +18,9 @@ import numpy as np
 from probekit.errors import BadOptionError
 from probekit.evaluation.cache import ProbeCache
 from probekit.evaluation.controls import ceiling_features, control_labels, geometry_features, nuisance_features
+from probekit.evaluation.conditional import CrossFit, baseline_designs, cross_fit_baseline, joint_estimator, joint_logistic, joint_ridge
 from probekit.evaluation.fitting import fit_estimator, fit_logistic, fit_ridge_group
+from probekit.evaluation.gains import GAIN_METRIC, gain_row, gain_terms, negligible_within_scenario
 from probekit.evaluation.inputs import StoreInput
 from probekit.evaluation.scoring import HIGHER_IS_BETTER, METRICS, compute, metric_inputs, score_rows
 from probekit.evaluation.splits import family_folds
@@ -69,6 +71,7 @@ class SweepResult:
     selection: list[dict] = field(default_factory=list)
     comparisons: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
+    gains: list[dict] = field(default_factory=list)
 
 
 def _assemble(results: list[dict], n_folds: int, fold_of: np.ndarray, keep: np.ndarray, binary: bool) -> OOF:
@@ -278,6 +281,7 @@ class Sweep:
             cached, paths = self._cached(store_hash, layer, data, readout.name, control)
             if cached is not None:
                 self.oof[(store_label, data.spec.name, data.slot, readout.name, control)][layer] = _assemble(cached, self.n_folds, fold_of, keep, binary)
+                self._joint(store_label, layer, readout, data, control, X, keep, y, fold_of, cached)
                 continue
             if readout.fast and not binary:
                 signature = (id(X), len(keep), keep[:5].tobytes(), keep[-5:].tobytes())
@@ -290,12 +294,104 @@ class Sweep:
                 results = fit_estimator(readout, data.spec.kind, X, y, fold_of, self.families[data.clip[keep]], self.n_folds, fit_params, self.seed)
             self._save(paths, results, fold_of)
             self.oof[(store_label, data.spec.name, data.slot, readout.name, control)][layer] = _assemble(results, self.n_folds, fold_of, keep, binary)
+            self._joint(store_label, layer, readout, data, control, X, keep, y, fold_of, results)
         for members in ridge_groups.values():
             X, fold_of = members[0][2], members[0][5]
             grouped = fit_ridge_group(X, [m[4] for m in members], fold_of, self.n_folds, params)
-            for (data, control, _, keep, _, _, paths), results in zip(members, grouped):
+            for (data, control, _, keep, y, _, paths), results in zip(members, grouped):
                 self._save(paths, results, fold_of)
                 self.oof[(store_label, data.spec.name, data.slot, readout.name, control)][layer] = _assemble(results, self.n_folds, fold_of, keep, False)
+                self._joint(store_label, layer, readout, data, control, X, keep, y, fold_of, results)
+
+    # -- conditional probing -------------------------------------------------------------------
+    def _baselines(self) -> None:
+        """Cross-fit the nuisance (and, for object-token readouts, geometry) baselines per task."""
+        self.crossfit: dict[tuple, CrossFit] = {}
+        self.joint: dict[tuple, dict[int, OOF]] = defaultdict(dict)
+        if "nuisance" not in self.suite.controls:
+            return
+        self.log("cross-fitting nuisance baselines (additive ridge, scenario x frame ridge, gradient boosting)")
+        for grid in self.grids:
+            for data in grid.tasks:
+                if data.spec.kind not in GAIN_METRIC:
+                    continue
+                fold = self._fold_of(data, np.arange(len(data.y)))
+                wanted = [("nuisance", False)] + ([("geometry", True)] if "object" in self.suite.readouts and data.slot >= 0 else [])
+                for name, with_geometry in wanted:
+                    designs = baseline_designs(grid.labels, self.scenarios, data, with_geometry)
+                    if designs is None:
+                        continue
+                    self.crossfit[(grid.name, data.spec.name, data.slot, name)] = cross_fit_baseline(
+                        name, designs, data.y, data.spec.kind == "binary", fold, self.n_folds, self.seed)
+
+    def _joint(self, store: str, layer: int, readout: Readout, data: TargetData, control: str, X: np.ndarray, keep: np.ndarray, y: np.ndarray, fold_of: np.ndarray, marginal: list[dict]) -> None:
+        """Fit the joint models [baseline + latents] of one readout at one layer."""
+        if control != "none" or store not in self._store_labels() or data.spec.kind not in GAIN_METRIC:
+            return
+        grid = self.grid_of[store].name
+        names = ["nuisance"] + (["geometry"] if readout.features == "object" else [])
+        params = self.suite.params.get(readout.name, {})
+        binary = data.spec.kind == "binary"
+        for name in names:
+            base = self.crossfit.get((grid, data.spec.name, data.slot, name))
+            if base is None:
+                continue
+            if readout.fast and binary:
+                results = joint_logistic(X, y, base, keep, fold_of, self.n_folds, marginal)
+            elif readout.fast:
+                results = joint_ridge(X, y, base, keep, fold_of, self.n_folds, params)
+            elif not binary:
+                fit_params = {k: v for k, v in params.items() if k not in ("alphas", "Cs")}
+                results = joint_estimator(readout, X, y, base, keep, fold_of, self.families[data.clip[keep]], self.n_folds, fit_params, self.seed)
+            else:
+                self._skip_once(store, data, readout.name, "no joint model with a baseline offset for this readout on binary targets; its gain is not reported")
+                continue
+            self.joint[(store, data.spec.name, data.slot, readout.name, name)][layer] = _assemble(results, self.n_folds, fold_of, keep, False)
+
+    def _conditional(self) -> None:
+        """Gains of every joint model over its baseline, and differences of gains between stores."""
+        self.log("conditional gains over the label baselines")
+        gains: dict[tuple, tuple[dict, list]] = {}
+        for (store, target, slot, readout, name), by_layer in sorted(self.joint.items()):
+            data = self._task(store, target, slot)
+            oof, chosen = self._selected(by_layer)
+            base = self.crossfit[(self.grid_of[store].name, target, slot, name)]
+            y = data.y[oof.idx]
+            groups = self.families[data.clip[oof.idx]]
+            scen = self.scenarios[data.clip[oof.idx]]
+            kind = data.spec.kind
+            row = {"store": store, "role": self._role(store), "versus": "", "target": target, "slot": int(slot), "readout": readout,
+                   "baseline": name, "layers": json.dumps([int(c) for c in chosen]),
+                   "baseline_models": json.dumps(base.chosen), "note": ""}
+            if negligible_within_scenario(data.y, self.scenarios[data.clip]):
+                row.update({"metric": GAIN_METRIC[kind], "gain": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": int(len(y)),
+                            "n_families": int(len(np.unique(groups))), "note": "n/a: the target barely varies within scenarios"})
+            else:
+                row.update(gain_row(kind, y, oof.pred, base.outer[oof.idx], oof.fold, groups, scen, n_boot=self.suite.n_boot, seed=self.seed))
+            self.result.gains.append(row)
+            gains[(store, target, slot, readout, name)] = (row, gain_terms(kind, y, oof.pred, base.outer[oof.idx], groups))
+        stores = [item.label for item in self.inputs]
+        for (store, target, slot, readout, name), (row, terms) in gains.items():
+            for other in stores[stores.index(store) + 1 :]:
+                found = gains.get((other, target, slot, readout, name))
+                if found is None or row["note"] or found[0]["note"]:
+                    continue
+                other_terms = [(-w, m, yt, yp, g) for w, m, yt, yp, g in found[1]]
+                delta, low, high = contrast_bootstrap(terms + other_terms, n_boot=self.suite.n_boot, seed=self.seed)
+                self.result.gains.append({**{k: row[k] for k in ("store", "role", "target", "slot", "readout", "baseline", "metric")},
+                                          "versus": other, "gain": delta, "ci_low": low, "ci_high": high,
+                                          "n": min(row["n"], found[0]["n"]), "n_families": row["n_families"],
+                                          "families_per_scenario": row["families_per_scenario"],
+                                          "note": f"gain of {store} minus gain of {other}"})
+
+    def _role(self, store: str) -> str:
+        """What a store stands for: encoder, random_twin, pixels, shuffled or planted."""
+        for item in self.inputs:
+            if item.label == store:
+                if item.control != "none":
+                    return {"random_init": "random_twin"}.get(item.control, item.control)
+                return "planted" if str(item.attrs.get("weights", "")) == "planted" else "encoder"
+        return ""
 
     # -- the sweep -----------------------------------------------------------------------------
     def run(self, layers_override: dict[str, Any] | None = None) -> SweepResult:
@@ -303,6 +399,7 @@ class Sweep:
         override = layers_override or {}
         controls = set(self.suite.controls)
         self._label_controls(controls)
+        self._baselines()
         for item in self.inputs:
             grid = self.grid_of[item.label]
             layers = item.store.layers
@@ -342,6 +439,7 @@ class Sweep:
         self._score_all()
         self._select()
         self._compare()
+        self._conditional()
         return self.result
 
     def _fold_of(self, data: TargetData, keep: np.ndarray) -> np.ndarray:
@@ -551,6 +649,7 @@ class Sweep:
     def _select(self) -> None:
         self.log("selecting layers and readouts by inner CV")
         self.selected: dict[tuple, tuple[OOF, list[int]]] = {}
+        self.readout_choice: dict[tuple, tuple[OOF, list[str]]] = {}
         per_task: dict[tuple, dict[str, OOF]] = defaultdict(dict)
         for (store, target, slot, readout, control), by_layer in self.oof.items():
             if control != "none" or store not in self._store_labels():
@@ -570,9 +669,26 @@ class Sweep:
             counts = {n: picks.count(n) for n in names}
             best = max(counts, key=counts.get)
             layer_choice = self.selected[(store, target, slot, best)][1]
-            row = self._selection_row(store, data, "readout", best, layer_choice, by_readout[best])
+            combined = self._combine_folds({f: by_readout[p] for f, p in enumerate(picks) if p})
+            self.readout_choice[(store, target, slot)] = (combined, picks)
+            row = self._selection_row(store, data, "readout", best, layer_choice, combined)
             row["per_fold"] = json.dumps(picks)
             self.result.selection.append(row)
+
+    def _combine_folds(self, per_fold: dict[int, OOF]) -> OOF:
+        """Held-out rows of fold ``f`` taken from ``per_fold[f]`` (a nested choice per outer fold)."""
+        idx, pred, score, folds, inner = [], [], [], [], np.full(self.n_folds, np.nan)
+        for f, oof in sorted(per_fold.items()):
+            m = oof.fold == f
+            idx.append(oof.idx[m])
+            pred.append(oof.pred[m])
+            folds.append(oof.fold[m])
+            inner[f] = oof.inner[f]
+            if oof.score is not None:
+                score.append(oof.score[m])
+        order = np.argsort(np.concatenate(idx), kind="stable")
+        return OOF(np.concatenate(idx)[order], np.concatenate(pred)[order], np.concatenate(score)[order] if score else None,
+                   np.concatenate(folds)[order], inner)
 
     def _selection_row(self, store: str, data: TargetData, choice: str, readout: str, chosen: list[int], oof: OOF) -> dict:
         metric = METRICS[data.spec.kind][0]
