@@ -257,32 +257,38 @@ def joint_ridge(X: np.ndarray, y: np.ndarray, base: CrossFit, keep: np.ndarray, 
     return out
 
 
-def joint_logistic(X: np.ndarray, y: np.ndarray, base: CrossFit, keep: np.ndarray, fold: np.ndarray, n_folds: int, marginal: list[dict]) -> list[dict]:
-    """Joint model of a logistic readout: the baseline's logit as offset, C of the marginal fit.
+def joint_logistic(X: np.ndarray, y: np.ndarray, base: CrossFit, keep: np.ndarray, fold: np.ndarray, n_folds: int, Cs: np.ndarray) -> list[dict]:
+    """Joint model of a logistic readout: the baseline's logit as offset, C chosen by inner CV.
 
-    ``marginal`` holds the latent-only readout's fold results (their ``weights["C"]`` was chosen
-    by inner CV on the training folds; their ``inner`` score chooses the layer). ``pred`` is the
-    joint model's P(y = 1).
+    In each outer fold, C is chosen among ``Cs`` by the cross-entropy on the other training
+    folds (each fitted without its own fold, offsets cross-fitted as for the final fit). ``pred``
+    is the joint model's P(y = 1); ``inner`` is minus the chosen inner cross-entropy (nats), so
+    the layer with the highest ``inner`` has the lowest inner cross-entropy.
     """
-    C_of = {}
-    inner_of = {}
-    for res in marginal:
-        test = np.asarray(res["test"])
-        if len(test):
-            o = int(fold[test[0]])
-            C_of[o] = float(np.ravel(res.get("weights", {}).get("C", [1.0]))[0])
-            inner_of[o] = float(res["inner"])
-    y = np.asarray(y).ravel()
+    y = np.asarray(y).ravel().astype(float)
     out = []
-    for o in sorted(C_of):
+    for o in range(n_folds):
         train = np.flatnonzero(fold != o)
         test = np.flatnonzero(fold == o)
-        if len(np.unique(y[train])) < 2:
+        if len(test) == 0 or len(np.unique(y[train])) < 2:
             continue
-        offset_train = logit(base.inner[o][keep][train, 0])
-        coef, intercept, mean, scale = fit_offset_logistic(X[train], y[train], offset_train, C_of[o])
+        offset = logit(base.inner[o][keep][:, 0])
+        losses = np.zeros(len(Cs))
+        for i in range(n_folds):
+            if i == o:
+                continue
+            fit_rows = np.flatnonzero((fold != o) & (fold != i))
+            held = np.flatnonzero(fold == i)
+            if len(held) == 0 or len(np.unique(y[fit_rows])) < 2:
+                continue
+            for c, C in enumerate(Cs):
+                coef, intercept, mean, scale = fit_offset_logistic(X[fit_rows], y[fit_rows], offset[fit_rows], float(C))
+                p = np.clip(predict_offset_logistic(X[held], offset[held], coef, intercept, mean, scale), _EPS, 1 - _EPS)
+                losses[c] += -np.sum(np.where(y[held] > 0.5, np.log(p), np.log(1 - p)))
+        best = int(np.argmin(losses))
+        coef, intercept, mean, scale = fit_offset_logistic(X[train], y[train], offset[train], float(Cs[best]))
         prob = predict_offset_logistic(X[test], logit(base.outer[keep][test, 0]), coef, intercept, mean, scale)
-        out.append({"test": test, "pred": prob[:, None], "inner": inner_of[o]})
+        out.append({"test": test, "pred": prob[:, None], "inner": -float(losses[best]) / max(len(train), 1)})
     return out
 
 

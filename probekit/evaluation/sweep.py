@@ -27,6 +27,7 @@ from probekit.evaluation.splits import family_folds
 from probekit.evaluation.suite import Suite
 from probekit.evaluation.targets import CATALOG, TargetData, build_target, n_slots, required_labels
 from probekit.metrics import contrast_bootstrap, paired_bootstrap
+from probekit.probes.logistic_path import DEFAULT_CS
 from probekit.probes.registry import Readout, get_readout
 
 LABEL_STORE = "labels"
@@ -140,6 +141,7 @@ class Sweep:
             self.grid_of[item.label] = next(g for g in self.grids if g.source is item or _same_grid(g, item))
         for grid in self.grids:
             self.grid_of[grid.name] = grid
+            self.grid_of[f"{grid.name}:ceiling"] = grid
             grid.tasks = self._build_tasks(grid, targets_explicit)
         self.oof: dict[tuple, dict[int, OOF]] = defaultdict(dict)
 
@@ -326,9 +328,12 @@ class Sweep:
 
     def _joint(self, store: str, layer: int, readout: Readout, data: TargetData, control: str, X: np.ndarray, keep: np.ndarray, y: np.ndarray, fold_of: np.ndarray, marginal: list[dict]) -> None:
         """Fit the joint models [baseline + latents] of one readout at one layer."""
-        if control != "none" or store not in self._store_labels() or data.spec.kind not in GAIN_METRIC:
+        is_ceiling = control == "ceiling" and store in {g.name for g in self.grids}
+        if not (is_ceiling or (control == "none" and store in self._store_labels())) or data.spec.kind not in GAIN_METRIC:
             return
         grid = self.grid_of[store].name
+        if is_ceiling:
+            store = f"{grid}:ceiling"
         names = ["nuisance"] + (["geometry"] if readout.features == "object" else [])
         params = self.suite.params.get(readout.name, {})
         binary = data.spec.kind == "binary"
@@ -337,7 +342,7 @@ class Sweep:
             if base is None:
                 continue
             if readout.fast and binary:
-                results = joint_logistic(X, y, base, keep, fold_of, self.n_folds, marginal)
+                results = joint_logistic(X, y, base, keep, fold_of, self.n_folds, np.asarray(params.get("Cs", DEFAULT_CS), float))
             elif readout.fast:
                 results = joint_ridge(X, y, base, keep, fold_of, self.n_folds, params)
             elif not binary:
@@ -372,7 +377,9 @@ class Sweep:
             gains[(store, target, slot, readout, name)] = (row, gain_terms(kind, y, oof.pred, base.outer[oof.idx], groups))
         stores = [item.label for item in self.inputs]
         for (store, target, slot, readout, name), (row, terms) in gains.items():
-            for other in stores[stores.index(store) + 1 :]:
+            if store not in stores:
+                continue
+            for other in stores[stores.index(store) + 1 :] + [f"{self.grid_of[store].name}:ceiling"]:
                 found = gains.get((other, target, slot, readout, name))
                 if found is None or row["note"] or found[0]["note"]:
                     continue
@@ -385,7 +392,9 @@ class Sweep:
                                           "note": f"gain of {store} minus gain of {other}"})
 
     def _role(self, store: str) -> str:
-        """What a store stands for: encoder, random_twin, pixels, shuffled or planted."""
+        """What a store stands for: encoder, random_twin, pixels, shuffled, planted (or ceiling)."""
+        if store.endswith(":ceiling"):
+            return "ceiling"
         for item in self.inputs:
             if item.label == store:
                 if item.control != "none":
@@ -398,8 +407,8 @@ class Sweep:
         """Fit everything, then score, select and compare."""
         override = layers_override or {}
         controls = set(self.suite.controls)
-        self._label_controls(controls)
         self._baselines()
+        self._label_controls(controls)
         for item in self.inputs:
             grid = self.grid_of[item.label]
             layers = item.store.layers
