@@ -30,6 +30,9 @@ def _write(path, labels, clips, frames, signal, name, seed):
     return write_store(path, attrs=attrs, clips=clips, layers=layers, labels=labels, token_frames=frames, dtype="float32")
 
 
+pytestmark = pytest.mark.slow  # a full probe run with cross-fitted baselines (about 1 min on 2 free cores)
+
+
 @pytest.fixture(scope="module")
 def gains(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cond")
