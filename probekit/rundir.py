@@ -102,12 +102,13 @@ class Run:
     def store_path(self, store: str) -> Path | None:
         """Path of the latent store behind ``store`` if it still exists on disk, else None.
 
-        Relative paths are tried against the current folder and then the run directory.
+        Relative paths are tried against the run directory (where ``probekit probe`` writes them
+        from) and then the current folder (runs of older probekit versions).
         """
         raw = self.input(store).get("path")
         if not raw:
             return None
-        candidates = [Path(raw)] if Path(raw).is_absolute() else [Path(raw), self.path / raw]
+        candidates = [Path(raw)] if Path(raw).is_absolute() else [self.path / raw, Path(raw)]
         return next((p for p in candidates if p.is_file()), None)
 
     def __repr__(self) -> str:

@@ -8,6 +8,8 @@ labels, the per-frame store would score far lower; in the other order it used to
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -83,3 +85,17 @@ def test_each_store_scored_on_its_own_time_grid(stores, order):
     comparisons = pd.read_csv(tmp / f"run_{order}" / "comparisons.csv")
     between = comparisons[comparisons.a.str.contains("@L") & comparisons.b.str.contains("@L") & (comparisons.slot == 0)]
     assert len(between) == 1 and np.isfinite(between.ci_low.iloc[0])
+
+
+def test_store_paths_are_relative_to_the_run_directory(stores, tmp_path, monkeypatch):
+    from probekit.rundir import load_run
+
+    tmp, per_frame, tubelet = stores
+    run_dir = tmp / "run_per_frame_first"
+    if not (run_dir / "manifest.json").is_file():
+        pytest.skip("needs the alignment run")
+    monkeypatch.chdir(tmp_path)  # anywhere else
+    run = load_run(run_dir)
+    for label in run.stores:
+        assert not Path(run.input(label)["path"]).is_absolute()
+        assert run.store_path(label) is not None

@@ -86,7 +86,7 @@ def run_probe(
     inputs = open_inputs([Path(p) for p in stores])
     out.mkdir(exist_ok=True)
     sweep_obj = Sweep(inputs, parsed, ProbeCache(out / "probes"), targets_explicit=explicit, log=log)
-    manifest = base_manifest(inputs, parsed, parsed.folds, parsed.seed)
+    manifest = base_manifest(inputs, parsed, parsed.folds, parsed.seed, out)
     write_manifest(out, manifest, complete=False)
     import torch
     from threadpoolctl import threadpool_limits

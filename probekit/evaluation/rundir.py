@@ -49,8 +49,8 @@ def write_manifest(out: Path, manifest: dict[str, Any], complete: bool) -> None:
     _atomic_write(out / "manifest.json", lambda p: p.write_text(json.dumps(data, indent=2, sort_keys=True, default=str)))
 
 
-def base_manifest(inputs, suite, folds: int, seed: int) -> dict[str, Any]:
-    """Manifest fields known before fitting."""
+def base_manifest(inputs, suite, folds: int, seed: int, out: Path | None = None) -> dict[str, Any]:
+    """Manifest fields known before fitting (store paths relative to the run directory ``out``)."""
     from probekit import __version__
 
     return {
@@ -60,7 +60,7 @@ def base_manifest(inputs, suite, folds: int, seed: int) -> dict[str, Any]:
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "inputs": [
             {
-                "path": str(item.path), "label": item.label, "store_hash": item.hash, "encoder": item.attrs.get("encoder", ""),
+                "path": os.path.relpath(os.path.abspath(item.path), os.path.abspath(out)) if out is not None else str(item.path), "label": item.label, "store_hash": item.hash, "encoder": item.attrs.get("encoder", ""),
                 "init": item.attrs.get("init", ""), "weights": item.attrs.get("weights", ""), "weight_hash": item.attrs.get("weight_hash", ""),
                 "layers": item.store.layers, "control": item.control,
             }
