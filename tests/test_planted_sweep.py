@@ -146,4 +146,3 @@ def test_attentive_readout_in_the_sweep_reads_token_grids(tmp_path):
     acc = _scores(table, "contact_any", -1, "balanced_accuracy")
     assert acc[("attentive", 1)] > 0.8
     assert acc[("attentive", 0)] < 0.65
-
