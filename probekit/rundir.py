@@ -51,6 +51,9 @@ class Run:
         ``selection.csv`` (layers and readouts chosen by inner CV), empty if absent.
     comparisons
         ``comparisons.csv`` (paired bootstrap over families), empty if absent.
+    gains
+        ``gains.csv`` (conditional gains of joint models over the label baselines, and their
+        differences between stores), empty if absent.
     """
 
     path: Path
@@ -58,6 +61,7 @@ class Run:
     results: pd.DataFrame
     selection: pd.DataFrame = field(default_factory=pd.DataFrame)
     comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    gains: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def stores(self) -> list[str]:
@@ -99,12 +103,13 @@ class Run:
     def store_path(self, store: str) -> Path | None:
         """Path of the latent store behind ``store`` if it still exists on disk, else None.
 
-        Relative paths are tried against the current folder and then the run directory.
+        Relative paths are tried against the run directory (where ``probekit probe`` writes them
+        from) and then the current folder (runs of older probekit versions).
         """
         raw = self.input(store).get("path")
         if not raw:
             return None
-        candidates = [Path(raw)] if Path(raw).is_absolute() else [Path(raw), self.path / raw]
+        candidates = [Path(raw)] if Path(raw).is_absolute() else [self.path / raw, Path(raw)]
         return next((p for p in candidates if p.is_file()), None)
 
     def __repr__(self) -> str:
@@ -194,6 +199,7 @@ def load_run(path: str | os.PathLike) -> Run:
         results=results,
         selection=_read_optional_csv(path / "selection.csv"),
         comparisons=_read_optional_csv(path / "comparisons.csv"),
+        gains=_read_optional_csv(path / "gains.csv"),
     )
 
 

@@ -56,30 +56,52 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, fold: np.ndarray, n_folds: int, p
 
 
 def fit_estimator(readout: Readout, kind: str, X: np.ndarray, y: np.ndarray, fold: np.ndarray, groups: np.ndarray, n_folds: int, params: dict[str, Any], seed: int) -> list[dict]:
-    """Any registered readout, fold by fold, with the sample's family as inner groups."""
-    factory = readout.classifier if kind == "binary" else readout.regressor
+    """Any registered readout, fold by fold, with the sample's family as inner groups (see :func:`fit_fold`)."""
     out = []
     for o in range(n_folds):
-        test = np.flatnonzero(fold == o)
-        train = np.flatnonzero(fold != o)
-        if len(test) == 0 or len(train) == 0:
-            continue
-        est = factory(**params)
-        if "random_state" in est.get_params():
-            est.set_params(random_state=seed + o)
-        target = y.ravel().astype(int) if kind == "binary" else y
-        if kind == "binary" and len(np.unique(target[train])) < 2:
-            continue
-        est.fit(X[train], target[train], groups=groups[train])
-        res: dict[str, Any] = {"test": test, "inner": float(getattr(est, "inner_score_", np.nan))}
-        if kind == "binary":
-            res["pred"] = est.predict(X[test]).astype(np.float64)[:, None]
-            res["score"] = est.decision_function(X[test])
-        else:
-            res["pred"] = np.asarray(est.predict(X[test]), dtype=np.float64).reshape(len(test), -1)
-        state = getattr(est, "state_", None)
-        if state is None:
-            state = {name: np.asarray(getattr(est, name)) for name in ("coef_", "intercept_") if hasattr(est, name)}
-        res["weights"] = {k.replace(".", "__"): np.asarray(v) for k, v in state.items()}
-        out.append(res)
+        res = fit_fold(readout, kind, X, y, fold, groups, o, params, seed)
+        if res is not None:
+            out.append(res)
     return out
+
+
+def fit_fold(readout: Readout, kind: str, X: np.ndarray, y: np.ndarray, fold: np.ndarray, groups: np.ndarray, o: int, params: dict[str, Any], seed: int) -> dict | None:
+    """Fit ``readout`` on the training folds of outer fold ``o`` and predict its held-out rows.
+
+    Parameters given as lists form a grid (scikit-learn's ``ParameterGrid``): every combination
+    is fitted on the training rows and the one with the best inner score (the estimator's
+    ``inner_score_``: the primary metric on its inner validation split of 20% of the training
+    families, the same split for every combination) is kept. None when the fold is empty or a
+    binary target has one class in training.
+    """
+    from sklearn.model_selection import ParameterGrid
+
+    factory = readout.classifier if kind == "binary" else readout.regressor
+    grid = list(ParameterGrid({k: (v if isinstance(v, list) else [v]) for k, v in params.items()}))
+    test = np.flatnonzero(fold == o)
+    train = np.flatnonzero(fold != o)
+    if len(test) == 0 or len(train) == 0:
+        return None
+    target = y.ravel().astype(int) if kind == "binary" else y
+    if kind == "binary" and len(np.unique(target[train])) < 2:
+        return None
+    est, best = None, -np.inf
+    for combo in grid:
+        candidate = factory(**combo)
+        if "random_state" in candidate.get_params():
+            candidate.set_params(random_state=seed + o)
+        candidate.fit(X[train], target[train], groups=groups[train])
+        score = float(getattr(candidate, "inner_score_", np.nan))
+        if est is None or score > best:
+            est, best = candidate, score
+    res: dict[str, Any] = {"test": test, "inner": float(getattr(est, "inner_score_", np.nan))}
+    if kind == "binary":
+        res["pred"] = est.predict(X[test]).astype(np.float64)[:, None]
+        res["score"] = est.decision_function(X[test])
+    else:
+        res["pred"] = np.asarray(est.predict(X[test]), dtype=np.float64).reshape(len(test), -1)
+    state = getattr(est, "state_", None)
+    if state is None:
+        state = {name: np.asarray(getattr(est, name)) for name in ("coef_", "intercept_") if hasattr(est, name)}
+    res["weights"] = {k.replace(".", "__"): np.asarray(v) for k, v in state.items()}
+    return res

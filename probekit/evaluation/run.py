@@ -94,7 +94,7 @@ def run_probe(
     _check_replacing(out, inputs, overwrite)
     out.mkdir(exist_ok=True)
     sweep_obj = Sweep(inputs, parsed, ProbeCache(out / "probes"), targets_explicit=explicit, log=log)
-    manifest = base_manifest(inputs, parsed, parsed.folds, parsed.seed)
+    manifest = base_manifest(inputs, parsed, parsed.folds, parsed.seed, out)
     write_manifest(out, manifest, complete=False)
     import torch
     from threadpoolctl import threadpool_limits
@@ -106,7 +106,7 @@ def run_probe(
             result = sweep_obj.run(layers)
     finally:
         torch.set_num_threads(previous)
-    table = write_tables(out, result.rows, result.selection, result.comparisons)
+    table = write_tables(out, result.rows, result.selection, result.comparisons, result.gains)
     ran, stage_skips = run_stages(parsed, inputs, out, table, log)
     write_manifest(out, {**manifest, "skipped": result.skipped, "stages": ran, "stage_skips": stage_skips}, complete=True)
     for item in inputs:

@@ -51,8 +51,8 @@ def write_manifest(out: Path, manifest: dict[str, Any], complete: bool) -> None:
     _atomic_write(out / "manifest.json", lambda p: p.write_text(json.dumps(data, indent=2, sort_keys=True, default=str)))
 
 
-def base_manifest(inputs, suite, folds: int, seed: int) -> dict[str, Any]:
-    """Manifest fields known before fitting."""
+def base_manifest(inputs, suite, folds: int, seed: int, out: Path | None = None) -> dict[str, Any]:
+    """Manifest fields known before fitting (store paths relative to the run directory ``out``)."""
     from probekit import __version__
 
     return {
@@ -62,7 +62,7 @@ def base_manifest(inputs, suite, folds: int, seed: int) -> dict[str, Any]:
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "inputs": [
             {
-                "path": str(item.path), "label": item.label, "store_hash": item.hash, "encoder": item.attrs.get("encoder", ""),
+                "path": os.path.relpath(os.path.abspath(item.path), os.path.abspath(out)) if out is not None else str(item.path), "label": item.label, "store_hash": item.hash, "encoder": item.attrs.get("encoder", ""),
                 "init": item.attrs.get("init", ""), "weights": item.attrs.get("weights", ""), "weight_hash": item.attrs.get("weight_hash", ""),
                 "layers": item.store.layers, "control": item.control,
             }
@@ -77,8 +77,8 @@ def base_manifest(inputs, suite, folds: int, seed: int) -> dict[str, Any]:
     }
 
 
-def write_tables(out: Path, rows: list[dict], selection: list[dict], comparisons: list[dict]) -> pd.DataFrame:
-    """Write results (Parquet + CSV), selection.csv and comparisons.csv atomically."""
+def write_tables(out: Path, rows: list[dict], selection: list[dict], comparisons: list[dict], gains: list[dict] | None = None) -> pd.DataFrame:
+    """Write results (Parquet + CSV), selection.csv, comparisons.csv and gains.csv atomically."""
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     results = results.astype({"layer": int, "slot": int, "n": int, "n_families": int, "score": float, "ci_low": float, "ci_high": float})
     order = ["store", "target", "slot", "readout", "control", "layer", "scenario", "metric"]
@@ -89,4 +89,9 @@ def write_tables(out: Path, rows: list[dict], selection: list[dict], comparisons
     _atomic_write(out / "results.csv", lambda p: results.to_csv(p, index=False))
     _atomic_write(out / "selection.csv", lambda p: pd.DataFrame(selection, columns=SELECTION_COLUMNS).to_csv(p, index=False))
     _atomic_write(out / "comparisons.csv", lambda p: pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS).to_csv(p, index=False))
+    if gains is not None:
+        from probekit.evaluation.gains import GAIN_COLUMNS
+
+        table = pd.DataFrame(gains, columns=GAIN_COLUMNS).sort_values(["target", "slot", "readout", "baseline", "store", "versus"], kind="stable")
+        _atomic_write(out / "gains.csv", lambda p: table.to_csv(p, index=False))
     return results

@@ -66,6 +66,7 @@ def score_rows(
 ) -> list[dict]:
     """Rows (scenario, metric, score, ci_low, ci_high, fold_scores, n, n_families)."""
     rows = []
+    total_var = float(np.asarray(y, dtype=np.float64).reshape(len(y), -1).var(axis=0).sum()) if len(y) else 0.0
     groups = [("all", np.ones(len(y), bool))]
     if by_scenario and len(np.unique(scenarios)) > 1:
         groups += [(str(s), scenarios == s) for s in np.unique(scenarios)]
@@ -75,7 +76,12 @@ def score_rows(
         sub = lambda a: None if a is None else a[mask]  # noqa: E731
         ys, ps, ss, fs, gs = y[mask], pred[mask], sub(score), fold[mask], families[mask]
         sym, hh = sub(symmetry), sub(half)
+        flat = scen != "all" and kind == "continuous" and _negligible_variance(ys, total_var)
         for metric in METRICS[kind]:
+            if flat and metric == "r2":  # the target barely varies in this scenario: R² is meaningless
+                rows.append({"scenario": scen, "metric": metric, "score": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
+                             "fold_scores": "[]", "n": int(mask.sum()), "n_families": int(len(np.unique(gs)))})
+                continue
             value = compute(metric, ys, ps, ss, sym, hh)
             fold_scores = []
             for f in np.unique(fs):
@@ -96,3 +102,9 @@ def score_rows(
                 }
             )
     return rows
+
+
+def _negligible_variance(y: np.ndarray, total_var: float, tol: float = 1e-6) -> bool:
+    """Whether ``y`` varies by less than ``tol`` of the pooled variance (or not at all)."""
+    var = float(np.asarray(y, dtype=np.float64).reshape(len(y), -1).var(axis=0).sum())
+    return var <= tol * total_var or var == 0.0

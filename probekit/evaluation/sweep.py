@@ -18,14 +18,17 @@ import numpy as np
 from probekit.errors import BadOptionError
 from probekit.evaluation.cache import ProbeCache
 from probekit.evaluation.controls import ceiling_features, control_labels, geometry_features, nuisance_features
+from probekit.evaluation.conditional import CrossFit, baseline_designs, cross_fit_baseline, joint_estimator, joint_logistic, joint_ridge
 from probekit.evaluation.fitting import fit_estimator, fit_logistic, fit_ridge_group
+from probekit.evaluation.gains import GAIN_METRIC, gain_row, gain_terms, negligible_within_scenario
 from probekit.evaluation.inputs import StoreInput
 from probekit.evaluation.scoring import HIGHER_IS_BETTER, METRICS, compute, metric_inputs, score_rows
 from probekit.evaluation.splits import family_folds
 from probekit.evaluation.suite import Suite
 from probekit.evaluation.targets import CATALOG, TargetData, build_target, n_slots, required_labels
 from probekit.formats.store import TOKEN_FRAMES
-from probekit.metrics import paired_bootstrap
+from probekit.metrics import contrast_bootstrap, paired_bootstrap
+from probekit.probes.logistic_path import DEFAULT_CS
 from probekit.probes.registry import Readout, get_readout
 
 LABEL_STORE = "labels"
@@ -43,6 +46,26 @@ class OOF:
 
 
 @dataclass
+class TimeGrid:
+    """Stores that share one time grid (token steps and their frame spans) and its labels.
+
+    Each store's labels are aligned to its own token steps; stores whose steps cover the same
+    frames share targets (paired sample by sample), others get their own targets and label
+    baselines (``labels`` for the first grid, ``labels@<steps>`` for the others).
+    """
+
+    name: str
+    token_frames: np.ndarray
+    labels: Any
+    source: Any  # the StoreInput whose labels the grid reads
+    tasks: list[TargetData] = field(default_factory=list)
+
+    @property
+    def hash(self) -> str:
+        return "labels-" + self.source.hash
+
+
+@dataclass
 class SweepResult:
     """Everything a run directory is written from."""
 
@@ -50,6 +73,7 @@ class SweepResult:
     selection: list[dict] = field(default_factory=list)
     comparisons: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
+    gains: list[dict] = field(default_factory=list)
 
 
 def _assemble(results: list[dict], n_folds: int, fold_of: np.ndarray, keep: np.ndarray, binary: bool) -> OOF:
@@ -107,35 +131,64 @@ class Sweep:
         self.n_folds = suite.folds
         self.seed = suite.seed
         ref = inputs[0]
-        self.labels = ref.labels
         clips = ref.store.clips()
         self.families = np.asarray(clips["family_id"])
         self.scenarios = np.asarray(clips["scenario"]) if "scenario" in clips else np.full(len(clips), "all")
         self.clip_fold = family_folds(self.families, self.n_folds, self.seed, grouped=grouped)
-        self.token_frames = ref.store.dataset(TOKEN_FRAMES)[()]
         self.result = SweepResult()
-        self.tasks = self._build_tasks(targets_explicit)
+        self.grids = self._time_grids()
+        self.grid_of: dict[str, TimeGrid] = {}
+        for item in inputs:
+            self.grid_of[item.label] = next(g for g in self.grids if g.source is item or _same_grid(g, item))
+        for grid in self.grids:
+            self.grid_of[grid.name] = grid
+            self.grid_of[f"{grid.name}:ceiling"] = grid
+            grid.tasks = self._build_tasks(grid, targets_explicit)
         self.oof: dict[tuple, dict[int, OOF]] = defaultdict(dict)
 
+    @property
+    def labels(self):
+        """Labels of the first store's time grid."""
+        return self.grids[0].labels
+
+    @property
+    def tasks(self) -> list[TargetData]:
+        """Targets of the first store's time grid."""
+        return self.grids[0].tasks
+
+    def _time_grids(self) -> list[TimeGrid]:
+        grids: list[TimeGrid] = []
+        for item in self.inputs:
+            if any(_same_grid(g, item) for g in grids):
+                continue
+            frames = item.store.dataset(TOKEN_FRAMES)[()]
+            name = LABEL_STORE if not grids else f"{LABEL_STORE}@{len(frames)}steps"
+            while any(g.name == name for g in grids):
+                name += "'"
+            grids.append(TimeGrid(name, frames, item.labels, item))
+        return grids
+
     # -- tasks ---------------------------------------------------------------------------------
-    def _build_tasks(self, explicit: bool) -> list[TargetData]:
+    def _build_tasks(self, grid: TimeGrid, explicit: bool) -> list[TargetData]:
+        """Targets of one time grid, built from the labels aligned to its token steps."""
         tasks = []
+        labels = grid.labels
         for name in self.suite.targets:
             spec = CATALOG[name]
-            missing = [lab for lab in required_labels(spec) if not self.labels.has(lab)]
+            missing = [lab for lab in required_labels(spec) if not labels.has(lab)]
             if missing:
                 if explicit:
                     raise BadOptionError(
-                        f"--targets {name}: needs label {missing[0]!r}, absent from {self.inputs[0].path}; labels present: {', '.join(sorted(self.labels.names))}"
+                        f"--targets {name}: needs label {missing[0]!r}, absent from {grid.source.path}; labels present: {', '.join(sorted(labels.names))}"
                     )
-                self._skip(name, -1, f"label {missing[0]} absent from the store")
+                self._skip(name, -1, f"label {missing[0]} absent from the store", grid)
                 continue
-            slots = [-1] if spec.level in ("scene", "clip") else range(n_slots(self.labels))
+            slots = [-1] if spec.level in ("scene", "clip") else range(n_slots(labels))
             for slot in slots:
-                data = build_target(self.labels, spec, slot, self.token_frames)
+                data = build_target(labels, spec, slot, grid.token_frames)
                 reason = self._unusable(data)
                 if reason:
-                    self._skip(name, slot, reason)
+                    self._skip(name, slot, reason, grid)
                     continue
                 tasks.append(data)
         if not tasks:
@@ -158,9 +211,12 @@ class Sweep:
                     return f"one class only in the training folds of fold {f}"
         return None
 
-    def _skip(self, target: str, slot: int, reason: str) -> None:
-        self.result.skipped.append({"target": target, "slot": slot, "note": f"skipped: {reason}"})
-        self.log(f"skip {target} slot {slot}: {reason}")
+    def _skip(self, target: str, slot: int, reason: str, grid: TimeGrid | None = None) -> None:
+        where = "" if grid is None or len(self.grids) == 1 else f" (stores on the {len(grid.token_frames)}-step grid)"
+        entry = {"target": target, "slot": slot, "note": f"skipped: {reason}{where}"}
+        if entry not in self.result.skipped:
+            self.result.skipped.append(entry)
+            self.log(f"skip {target} slot {slot}: {reason}{where}")
 
     # -- feature gathering -----------------------------------------------------------------------
     @staticmethod
@@ -228,6 +284,7 @@ class Sweep:
             cached, paths = self._cached(store_hash, layer, data, readout.name, control)
             if cached is not None:
                 self.oof[(store_label, data.spec.name, data.slot, readout.name, control)][layer] = _assemble(cached, self.n_folds, fold_of, keep, binary)
+                self._joint(store_label, layer, readout, data, control, X, keep, y, fold_of, cached)
                 continue
             if readout.fast and not binary:
                 signature = (id(X), len(keep), keep[:5].tobytes(), keep[-5:].tobytes())
@@ -240,20 +297,121 @@ class Sweep:
                 results = fit_estimator(readout, data.spec.kind, X, y, fold_of, self.families[data.clip[keep]], self.n_folds, fit_params, self.seed)
             self._save(paths, results, fold_of)
             self.oof[(store_label, data.spec.name, data.slot, readout.name, control)][layer] = _assemble(results, self.n_folds, fold_of, keep, binary)
+            self._joint(store_label, layer, readout, data, control, X, keep, y, fold_of, results)
         for members in ridge_groups.values():
             X, fold_of = members[0][2], members[0][5]
             grouped = fit_ridge_group(X, [m[4] for m in members], fold_of, self.n_folds, params)
-            for (data, control, _, keep, _, _, paths), results in zip(members, grouped):
+            for (data, control, _, keep, y, _, paths), results in zip(members, grouped):
                 self._save(paths, results, fold_of)
                 self.oof[(store_label, data.spec.name, data.slot, readout.name, control)][layer] = _assemble(results, self.n_folds, fold_of, keep, False)
+                self._joint(store_label, layer, readout, data, control, X, keep, y, fold_of, results)
+
+    # -- conditional probing -------------------------------------------------------------------
+    def _baselines(self) -> None:
+        """Cross-fit the nuisance (and, for object-token readouts, geometry) baselines per task."""
+        self.crossfit: dict[tuple, CrossFit] = {}
+        self.joint: dict[tuple, dict[int, OOF]] = defaultdict(dict)
+        if "nuisance" not in self.suite.controls:
+            return
+        self.log("cross-fitting nuisance baselines (additive ridge, scenario x frame ridge, gradient boosting)")
+        for grid in self.grids:
+            for data in grid.tasks:
+                if data.spec.kind not in GAIN_METRIC:
+                    continue
+                fold = self._fold_of(data, np.arange(len(data.y)))
+                wanted = [("nuisance", False)] + ([("geometry", True)] if "object" in self.suite.readouts and data.slot >= 0 else [])
+                for name, with_geometry in wanted:
+                    designs = baseline_designs(grid.labels, self.scenarios, data, with_geometry)
+                    if designs is None:
+                        continue
+                    self.crossfit[(grid.name, data.spec.name, data.slot, name)] = cross_fit_baseline(
+                        name, designs, data.y, data.spec.kind == "binary", fold, self.n_folds, self.seed)
+
+    def _joint(self, store: str, layer: int, readout: Readout, data: TargetData, control: str, X: np.ndarray, keep: np.ndarray, y: np.ndarray, fold_of: np.ndarray, marginal: list[dict]) -> None:
+        """Fit the joint models [baseline + latents] of one readout at one layer."""
+        is_ceiling = control == "ceiling" and store in {g.name for g in self.grids}
+        if not (is_ceiling or (control == "none" and store in self._store_labels())) or data.spec.kind not in GAIN_METRIC:
+            return
+        grid = self.grid_of[store].name
+        if is_ceiling:
+            store = f"{grid}:ceiling"
+        names = ["nuisance"] + (["geometry"] if readout.features == "object" else [])
+        params = self.suite.params.get(readout.name, {})
+        binary = data.spec.kind == "binary"
+        for name in names:
+            base = self.crossfit.get((grid, data.spec.name, data.slot, name))
+            if base is None:
+                continue
+            if readout.fast and binary:
+                results = joint_logistic(X, y, base, keep, fold_of, self.n_folds, np.asarray(params.get("Cs", DEFAULT_CS), float))
+            elif readout.fast:
+                results = joint_ridge(X, y, base, keep, fold_of, self.n_folds, params)
+            elif not binary:
+                fit_params = {k: v for k, v in params.items() if k not in ("alphas", "Cs")}
+                results = joint_estimator(readout, X, y, base, keep, fold_of, self.families[data.clip[keep]], self.n_folds, fit_params, self.seed)
+            else:
+                self._skip_once(store, data, readout.name, "no joint model with a baseline offset for this readout on binary targets; its gain is not reported")
+                continue
+            self.joint[(store, data.spec.name, data.slot, readout.name, name)][layer] = _assemble(results, self.n_folds, fold_of, keep, False)
+
+    def _conditional(self) -> None:
+        """Gains of every joint model over its baseline, and differences of gains between stores."""
+        self.log("conditional gains over the label baselines")
+        gains: dict[tuple, tuple[dict, list]] = {}
+        for (store, target, slot, readout, name), by_layer in sorted(self.joint.items()):
+            data = self._task(store, target, slot)
+            oof, chosen = self._selected(by_layer)
+            base = self.crossfit[(self.grid_of[store].name, target, slot, name)]
+            y = data.y[oof.idx]
+            groups = self.families[data.clip[oof.idx]]
+            scen = self.scenarios[data.clip[oof.idx]]
+            kind = data.spec.kind
+            row = {"store": store, "role": self._role(store), "versus": "", "target": target, "slot": int(slot), "readout": readout,
+                   "baseline": name, "layers": json.dumps([int(c) for c in chosen]),
+                   "baseline_models": json.dumps(base.chosen), "note": ""}
+            if negligible_within_scenario(data.y, self.scenarios[data.clip]):
+                row.update({"metric": GAIN_METRIC[kind], "gain": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": int(len(y)),
+                            "n_families": int(len(np.unique(groups))), "note": "n/a: the target barely varies within scenarios"})
+            else:
+                row.update(gain_row(kind, y, oof.pred, base.outer[oof.idx], oof.fold, groups, scen, n_boot=self.suite.n_boot, seed=self.seed))
+            self.result.gains.append(row)
+            gains[(store, target, slot, readout, name)] = (row, gain_terms(kind, y, oof.pred, base.outer[oof.idx], groups))
+        stores = [item.label for item in self.inputs]
+        for (store, target, slot, readout, name), (row, terms) in gains.items():
+            if store not in stores:
+                continue
+            for other in stores[stores.index(store) + 1 :] + [f"{self.grid_of[store].name}:ceiling"]:
+                found = gains.get((other, target, slot, readout, name))
+                if found is None or row["note"] or found[0]["note"]:
+                    continue
+                other_terms = [(-w, m, yt, yp, g) for w, m, yt, yp, g in found[1]]
+                delta, low, high = contrast_bootstrap(terms + other_terms, n_boot=self.suite.n_boot, seed=self.seed)
+                self.result.gains.append({**{k: row[k] for k in ("store", "role", "target", "slot", "readout", "baseline", "metric")},
+                                          "versus": other, "gain": delta, "ci_low": low, "ci_high": high,
+                                          "n": min(row["n"], found[0]["n"]), "n_families": row["n_families"],
+                                          "families_per_scenario": row["families_per_scenario"],
+                                          "note": f"gain of {store} minus gain of {other}"})
+
+    def _role(self, store: str) -> str:
+        """What a store stands for: encoder, random_twin, pixels, shuffled, planted (or ceiling)."""
+        if store.endswith(":ceiling"):
+            return "ceiling"
+        for item in self.inputs:
+            if item.label == store:
+                if item.control != "none":
+                    return {"random_init": "random_twin"}.get(item.control, item.control)
+                return "planted" if str(item.attrs.get("weights", "")) == "planted" else "encoder"
+        return ""
 
     # -- the sweep -----------------------------------------------------------------------------
     def run(self, layers_override: dict[str, Any] | None = None) -> SweepResult:
         """Fit everything, then score, select and compare."""
         override = layers_override or {}
         controls = set(self.suite.controls)
+        self._baselines()
         self._label_controls(controls)
         for item in self.inputs:
+            grid = self.grid_of[item.label]
             layers = item.store.layers
             plan = {name: set(self._readout_layers(name, layers, override)) for name in self.suite.readouts}
             for layer in layers:
@@ -264,12 +422,12 @@ class Sweep:
                 feats = self._load_layer(item, layer, {r.features for r in active})
                 for readout in active:
                     if readout.features not in feats:
-                        for data in self.tasks:
+                        for data in grid.tasks:
                             self._skip_once(item.label, data, readout.name, f"layer {layer} has no {readout.features!r} features")
                         continue
                     jobs = []
                     gathered: dict[tuple, tuple] = {}
-                    for data in self.tasks:
+                    for data in grid.tasks:
                         rows_key = (data.clip.tobytes(), data.step.tobytes(), data.slot if readout.features == "object" else None)
                         if rows_key not in gathered:
                             gathered[rows_key] = self._gather(feats, readout, data)
@@ -283,7 +441,7 @@ class Sweep:
                         jobs.append((data, "none", X, keep, y))
                         binary_ok = data.spec.kind != "binary" or self.suite.control_task_binary
                         if "control_task" in controls and readout.fast and data.spec.kind != "rotation" and binary_ok:
-                            yc = control_labels(self.labels, self.scenarios, data, seed=self.seed)[keep]
+                            yc = control_labels(grid.labels, self.scenarios, data, seed=self.seed)[keep]
                             if np.ptp(yc) > 0 and (data.spec.kind != "binary" or self._both_classes(yc, data.clip[keep])):
                                 jobs.append((data, "control_task", X, keep, yc))
                     self._run_jobs((item.label, item.hash), layer, readout, jobs)
@@ -291,6 +449,7 @@ class Sweep:
         self._score_all()
         self._select()
         self._compare()
+        self._conditional()
         return self.result
 
     def _fold_of(self, data: TargetData, keep: np.ndarray) -> np.ndarray:
@@ -313,7 +472,7 @@ class Sweep:
     def _load_layer(self, item: StoreInput, layer: int, kinds: set[str]) -> dict[str, np.ndarray]:
         stored = set(item.store.feature_kinds(layer))
         want = set(kinds) | {"time"}
-        if any((d.step < 0).all() for d in self.tasks):
+        if any((d.step < 0).all() for d in self.grid_of[item.label].tasks):
             want.add("mean")
         feats = {}
         ids = item.store.clips()["clip_id"]
@@ -331,23 +490,27 @@ class Sweep:
         return feats
 
     def _label_controls(self, controls: set[str]) -> None:
-        """Nuisance, geometry and ceiling baselines: features from the labels alone."""
+        """Nuisance, geometry and ceiling baselines: features from the labels alone (per time grid)."""
+        for grid in self.grids:
+            self._grid_controls(grid, controls)
+
+    def _grid_controls(self, grid: TimeGrid, controls: set[str]) -> None:
+        labels = grid.labels
         builders = []
         if "nuisance" in controls:
-            builders.append(("nuisance", "linear", lambda d: nuisance_features(self.labels, self.scenarios, d)))
+            builders.append(("nuisance", "linear", lambda d: nuisance_features(labels, self.scenarios, d)))
         if "geometry" in controls and "object" in self.suite.readouts:
-            builders.append(("geometry", "object", lambda d: geometry_features(self.labels, d)))
+            builders.append(("geometry", "object", lambda d: geometry_features(labels, d)))
         if "ceiling" in controls:
             for name in self.suite.ceiling_readouts:
-                builders.append(("ceiling", name, lambda d: ceiling_features(self.labels, d)))
+                builders.append(("ceiling", name, lambda d: ceiling_features(labels, d)))
         if not builders:
             return
-        self.log("controls from labels: " + ", ".join(sorted({b[0] for b in builders})))
-        label_hash = "labels-" + self.inputs[0].hash
+        self.log(f"controls from labels ({grid.name}): " + ", ".join(sorted({b[0] for b in builders})))
         for control, readout_name, build in builders:
             readout = get_readout(readout_name)
             jobs = []
-            for data in self.tasks:
+            for data in grid.tasks:
                 X = build(data)
                 if X is None:
                     continue
@@ -355,17 +518,21 @@ class Sweep:
                 jobs.append((data, control, X, keep, data.y))
             # one readout instance per feature set; the ridge group signature uses id(X) so each
             # task is fitted on its own features
-            self._run_jobs((LABEL_STORE, label_hash), -1, readout, jobs)
+            self._run_jobs((grid.name, grid.hash), -1, readout, jobs)
 
     # -- scoring, selection, comparisons ---------------------------------------------------------
+    def _store_labels(self) -> set[str]:
+        return {item.label for item in self.inputs}
+
     def _store_meta(self, label: str) -> dict[str, Any]:
         for item in self.inputs:
             if item.label == label:
                 return {"store_hash": item.hash, "encoder": str(item.attrs.get("encoder", "")), "weights": str(item.attrs.get("weights", "")), "store_control": item.control}
         return {"store_hash": "", "encoder": "", "weights": "", "store_control": "none"}
 
-    def _task(self, name: str, slot: int) -> TargetData:
-        for data in self.tasks:
+    def _task(self, store: str, name: str, slot: int) -> TargetData:
+        """The target ``name`` at ``slot`` on the time grid of ``store`` (a store or label pseudo-store)."""
+        for data in self.grid_of[store].tasks:
             if data.spec.name == name and data.slot == slot:
                 return data
         raise KeyError((name, slot))
@@ -382,7 +549,7 @@ class Sweep:
     def _score_all(self) -> None:
         self.log("scoring")
         for (store, target, slot, readout, control), by_layer in self.oof.items():
-            data = self._task(target, slot)
+            data = self._task(store, target, slot)
             meta = self._store_meta(store)
             row_control = control if control != "none" else meta["store_control"]
             for layer, oof in sorted(by_layer.items()):
@@ -393,7 +560,7 @@ class Sweep:
                     "layer": int(layer), "target": target, "slot": int(slot), "readout": readout, "control": row_control,
                     "unit": "deg" if data.spec.kind == "rotation" else ("1" if data.spec.kind == "binary" else data.spec.unit), "note": "",
                 }
-                y_all = control_labels(self.labels, self.scenarios, data, seed=self.seed) if control == "control_task" else None
+                y_all = control_labels(self.grid_of[store].labels, self.scenarios, data, seed=self.seed) if control == "control_task" else None
                 rows = self._score_oof(data, oof, y_all=y_all)
                 for row in rows:
                     unit = data.spec.unit if row["metric"] == "mae" else ("deg" if row["metric"] == "geodesic_deg" else "1")
@@ -401,7 +568,7 @@ class Sweep:
                 if control == "control_task":
                     task = by_layer_task = self.oof.get((store, target, slot, readout, "none"), {}).get(layer)
                     if task is not None:
-                        self.result.rows.append({**base, **self._selectivity(data, task, oof), "unit": "1"})
+                        self.result.rows.append({**base, **self._selectivity(store, data, task, oof), "unit": "1"})
                     del by_layer_task
         for skip in self.result.skipped:
             self.result.rows.append(
@@ -429,11 +596,33 @@ class Sweep:
             d, lo, hi = paired_bootstrap(metric, y, a.pred[ia], b.pred[ib], groups, n_boot=self.suite.n_boot, seed=self.seed)
         return metric, d, lo, hi, len(common)
 
-    def _selectivity(self, data: TargetData, task: OOF, control: OOF) -> dict:
+    def _paired_by_family(self, data_a: TargetData, a: OOF, data_b: TargetData, b: OOF) -> tuple[str, float, float, float, int]:
+        """Stores on different time grids: each scored on its own samples, families resampled jointly.
+
+        Clip-level targets hold the same samples on every grid and are paired sample by sample.
+        """
+        if (data_a.step < 0).all() and (data_b.step < 0).all() and np.array_equal(data_a.clip, data_b.clip):
+            return self._paired(data_a, a, b)
+        metric = METRICS[data_a.spec.kind][0]
+        terms = []
+        for sign, data, oof in ((1.0, data_a, a), (-1.0, data_b, b)):
+            y = data.y[oof.idx]
+            if metric == "geodesic_deg":
+                from probekit.metrics import geodesic_deg
+
+                sym = None if data.symmetry is None else data.symmetry[oof.idx]
+                half = None if data.half_extents is None else data.half_extents[oof.idx]
+                terms.append((sign, "mean", np.zeros(len(y)), geodesic_deg(y, oof.pred, sym, half), self.families[data.clip[oof.idx]]))
+            else:
+                terms.append((sign, metric, y, oof.pred, self.families[data.clip[oof.idx]]))
+        d, lo, hi = contrast_bootstrap(terms, n_boot=self.suite.n_boot, seed=self.seed)
+        return metric, d, lo, hi, int(min(len(a.idx), len(b.idx)))
+
+    def _selectivity(self, store: str, data: TargetData, task: OOF, control: OOF) -> dict:
         """Selectivity = task score - control-task score (paired over families)."""
         common, it, ic = np.intersect1d(task.idx, control.idx, return_indices=True)
         metric = METRICS[data.spec.kind][0]
-        yc = control_labels(self.labels, self.scenarios, data, seed=self.seed)
+        yc = control_labels(self.grid_of[store].labels, self.scenarios, data, seed=self.seed)
         groups = self.families[data.clip[common]]
         value, lo, hi = paired_bootstrap(metric, data.y[common], task.pred[it], control.pred[ic], groups, n_boot=self.suite.n_boot, seed=self.seed, y_true_b=yc[common])
         n_fam = len(np.unique(groups))
@@ -470,17 +659,18 @@ class Sweep:
     def _select(self) -> None:
         self.log("selecting layers and readouts by inner CV")
         self.selected: dict[tuple, tuple[OOF, list[int]]] = {}
+        self.readout_choice: dict[tuple, tuple[OOF, list[str]]] = {}
         per_task: dict[tuple, dict[str, OOF]] = defaultdict(dict)
         for (store, target, slot, readout, control), by_layer in self.oof.items():
-            if control != "none" or store == LABEL_STORE:
+            if control != "none" or store not in self._store_labels():
                 continue
-            data = self._task(target, slot)
+            data = self._task(store, target, slot)
             oof, chosen = self._selected(by_layer)
             self.selected[(store, target, slot, readout)] = (oof, chosen)
             per_task[(store, target, slot)][readout] = oof
             self.result.selection.append(self._selection_row(store, data, "layer", readout, chosen, oof))
         for (store, target, slot), by_readout in per_task.items():
-            data = self._task(target, slot)
+            data = self._task(store, target, slot)
             names = sorted(by_readout)
             picks = []
             for f in range(self.n_folds):
@@ -489,9 +679,26 @@ class Sweep:
             counts = {n: picks.count(n) for n in names}
             best = max(counts, key=counts.get)
             layer_choice = self.selected[(store, target, slot, best)][1]
-            row = self._selection_row(store, data, "readout", best, layer_choice, by_readout[best])
+            combined = self._combine_folds({f: by_readout[p] for f, p in enumerate(picks) if p})
+            self.readout_choice[(store, target, slot)] = (combined, picks)
+            row = self._selection_row(store, data, "readout", best, layer_choice, combined)
             row["per_fold"] = json.dumps(picks)
             self.result.selection.append(row)
+
+    def _combine_folds(self, per_fold: dict[int, OOF]) -> OOF:
+        """Held-out rows of fold ``f`` taken from ``per_fold[f]`` (a nested choice per outer fold)."""
+        idx, pred, score, folds, inner = [], [], [], [], np.full(self.n_folds, np.nan)
+        for f, oof in sorted(per_fold.items()):
+            m = oof.fold == f
+            idx.append(oof.idx[m])
+            pred.append(oof.pred[m])
+            folds.append(oof.fold[m])
+            inner[f] = oof.inner[f]
+            if oof.score is not None:
+                score.append(oof.score[m])
+        order = np.argsort(np.concatenate(idx), kind="stable")
+        return OOF(np.concatenate(idx)[order], np.concatenate(pred)[order], np.concatenate(score)[order] if score else None,
+                   np.concatenate(folds)[order], inner)
 
     def _selection_row(self, store: str, data: TargetData, choice: str, readout: str, chosen: list[int], oof: OOF) -> dict:
         metric = METRICS[data.spec.kind][0]
@@ -511,29 +718,40 @@ class Sweep:
         keys = sorted(self.selected)
         stores = [item.label for item in self.inputs]
         for (store, target, slot, readout) in keys:
-            data = self._task(target, slot)
+            data = self._task(store, target, slot)
             oof_a, chosen = self.selected[(store, target, slot, readout)]
             name_a = f"{store}@L{max(set(chosen), key=chosen.count)}(selected)"
             others = [s for s in stores if stores.index(s) > stores.index(store) and (s, target, slot, readout) in self.selected]
             for other in others:
                 oof_b, chosen_b = self.selected[(other, target, slot, readout)]
-                self._comparison(data, readout, name_a, f"{other}@L{max(set(chosen_b), key=chosen_b.count)}(selected)", oof_a, oof_b)
+                data_b = self._task(other, target, slot)
+                self._comparison(data, readout, name_a, f"{other}@L{max(set(chosen_b), key=chosen_b.count)}(selected)", oof_a, oof_b, data_b)
             for control in ("nuisance", "geometry", "ceiling"):
                 for base_readout in ({"nuisance": ["linear"], "geometry": ["object"], "ceiling": self.suite.ceiling_readouts}[control]):
                     if control == "geometry" and readout != "object":
                         continue
                     if control == "ceiling" and base_readout != readout:
                         continue
-                    base = self.oof.get((LABEL_STORE, target, slot, base_readout, control), {}).get(-1)
+                    label_store = self.grid_of[store].name
+                    base = self.oof.get((label_store, target, slot, base_readout, control), {}).get(-1)
                     if base is not None:
-                        self._comparison(data, readout, name_a, f"{LABEL_STORE}:{control}({base_readout})", oof_a, base)
+                        self._comparison(data, readout, name_a, f"{label_store}:{control}({base_readout})", oof_a, base)
 
-    def _comparison(self, data: TargetData, readout: str, a: str, b: str, oof_a: OOF, oof_b: OOF) -> None:
-        metric, d, lo, hi, n = self._paired(data, oof_a, oof_b)
+    def _comparison(self, data: TargetData, readout: str, a: str, b: str, oof_a: OOF, oof_b: OOF, data_b: TargetData | None = None) -> None:
+        if data_b is None or data_b is data:
+            metric, d, lo, hi, n = self._paired(data, oof_a, oof_b)
+        else:
+            metric, d, lo, hi, n = self._paired_by_family(data, oof_a, data_b, oof_b)
         self.result.comparisons.append(
             {"target": data.spec.name, "slot": data.slot, "readout": readout, "metric": metric, "a": a, "b": b, "delta": d, "ci_low": lo, "ci_high": hi, "n": n,
              "higher_is_better": HIGHER_IS_BETTER[metric]}
         )
+
+
+def _same_grid(grid: TimeGrid, item: StoreInput) -> bool:
+    """Whether ``item``'s token steps cover the same frames as ``grid``'s."""
+    frames = item.store.dataset(TOKEN_FRAMES)[()]
+    return frames.shape == grid.token_frames.shape and bool(np.array_equal(frames, grid.token_frames))
 
 
 class _quiet:

@@ -1,5 +1,9 @@
-"""Shared training recipe of the torch probes (MLP, attentive): AdamW, cosine schedule, inner
-validation split (grouped when ``groups`` are given), best-validation-epoch weights kept.
+"""Shared training recipe of the torch probes (MLP, attentive): AdamW, cosine schedule, one inner
+validation split (20% of the training families when ``groups`` are given), and the epoch whose
+weights score best on it by the primary metric (balanced accuracy for classes, R² for values).
+
+``inner_score_`` is that best validation score, so layers, readouts and hyper-parameters can be
+chosen by it on the same metric as the linear readouts' inner cross-validation.
 
 Fitted weights are kept as numpy arrays (``state_``), so probes are saved without pickles.
 """
@@ -91,7 +95,7 @@ class TorchProbeMixin:
             tt = torch.as_tensor(T[train], device=self.device)
             tv = torch.as_tensor(T[val], device=self.device)
             loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
-        best_loss, best_state = np.inf, None
+        best_score, best_loss, best_state = -np.inf, np.inf, None
         for _ in range(self.max_epochs):
             module.train()
             order = torch.randperm(len(train), generator=gen).to(self.device)
@@ -104,25 +108,34 @@ class TorchProbeMixin:
                 sched.step()
             module.eval()
             with torch.no_grad():
-                val_loss = float(loss_fn(module(xv), tv))
-            if val_loss < best_loss or best_state is None:
-                best_loss = val_loss
+                out = module(xv)
+                val_loss = float(loss_fn(out, tv))
+            score = self._primary_score(out.cpu().numpy(), T[val])
+            if best_state is None or score > best_score or (score == best_score and val_loss < best_loss):
+                best_score, best_loss = score, val_loss
                 best_state = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
         self.state_ = best_state
         self.n_outputs_ = n_out
         self.input_shape_ = tuple(Xs.shape[1:])
         self.val_loss_ = best_loss
-        module.load_state_dict({k: torch.as_tensor(v) for k, v in best_state.items()})
-        module.eval()
-        with torch.no_grad():
-            out = module(xv).cpu().numpy()
-        if self._task == "regression":
-            resid = ((out - T[val]) ** 2).sum()
-            total = ((T[val] - T[val].mean(axis=0)) ** 2).sum()
-            self.inner_score_ = float(1 - resid / total) if total > 0 else 0.0
-        else:
-            self.inner_score_ = float((out.argmax(axis=1) == T[val]).mean())
+        self.inner_score_ = float(best_score)
         return self
+
+    def _primary_score(self, out: np.ndarray, truth: np.ndarray) -> float:
+        """Primary metric on the validation split: mean R² over outputs, or balanced accuracy."""
+        if self._task == "regression":
+            resid = ((out - truth) ** 2).sum(axis=0)
+            total = ((truth - truth.mean(axis=0)) ** 2).sum(axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r2 = np.where(total > 0, 1.0 - resid / total, 0.0)
+            return float(r2.mean())
+        from sklearn.metrics import balanced_accuracy_score
+
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(balanced_accuracy_score(truth, out.argmax(axis=1)))
 
     def _forward(self, X: np.ndarray) -> np.ndarray:
         import torch

@@ -25,6 +25,7 @@ from probekit.report.diagnosis import (
     target_name,
 )
 from probekit.report.sections import Figure, Section, render_figure, stage_sections
+from probekit.report.verdicts import GainMargins, format_gains, headline_rows, judge
 from probekit.rundir import STORE_CONTROLS, Run, load_run
 
 #: Short metric names for the headline.
@@ -268,10 +269,16 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
         scenarios.intro = "The readout and layer chosen by inner CV, scored within each scenario."
 
     comparisons = Section("comparisons", "Paired comparisons (bootstrap over families)")
-    if run.comparisons.empty:
+    if run.comparisons.empty and run.gains.empty:
         comparisons.absent = "This run has no comparisons.csv."
+    elif not run.gains.empty:
+        comparisons.table = format_gains(run.gains)
+        comparisons.intro = (
+            "What each joint model [baseline + latents] adds over the baseline alone (versus —), and differences of "
+            "those gains between stores (versus another store), paired over families; ΔR² for continuous targets, "
+            "the reduction in cross-entropy in bits for binary ones, 95% intervals.")
     else:
-        comparisons.table = run.comparisons
+        comparisons.table = _format_comparisons(run.comparisons)
         comparisons.intro = "Differences between stores or layers, paired over families (delta = a − b, 95% interval)."
 
     umap_section = _umap_section(run, scored, umap_target, seed)
@@ -290,7 +297,11 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
                 parts.append((pattern, ", ".join(names)))
         if parts:
             headline.append((store, parts))
+    verdicts = judge(run.gains, selection) if not run.gains.empty else []
     return {
+        "verdict_table": headline_rows(verdicts) if verdicts else None,
+        "verdict_rules": VERDICT_RULES,
+        "margins": GainMargins(),
         "title": f"probekit report: {run.path.name}",
         "run_path": str(run.path),
         "generated_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -308,6 +319,32 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
         "suite_json": json.dumps(manifest.get("suite", {}), indent=2, sort_keys=True, default=str),
         "versions": manifest.get("versions", {}),
     }
+
+
+#: The verdict rules as the report prints them.
+VERDICT_RULES = (
+    ("n/a", "the target barely varies within scenarios: the scenario fixes it."),
+    ("encoded", "the gain over the nuisance baseline has its 95% interval above 0 and clears the margin."),
+    ("entangled", "a pooled readout's gain is encoded, but the object-token readout adds nothing beyond mask geometry."),
+    ("not improved by training", "encoded, but so is the random-weight twin, equal within the paired interval of the difference."),
+    ("too few families", "not encoded, with fewer than 20 families per scenario or a gain interval wider than twice the margin, "
+                         "or a carrier (ceiling, pixels, twin) whose difference from the encoder is undecided."),
+    ("over-invariant", "not encoded although the ceiling, the pixels or the twin carry the target beyond nuisance and the "
+                       "encoder's gain is below theirs (paired interval of the difference below 0)."),
+    ("not carried by the data", "the ceiling (ground truth on the token grid) adds nothing beyond nuisance, nor do pixels or twin."),
+    ("baseline: …", "pixels, random-weight twin and shuffled frames are baselines: reported as carrying the target or not, never "
+                    "given an encoder's failure verdict."),
+)
+
+
+def _format_comparisons(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """``comparisons.csv`` for people: numbers with 3 decimals, delta with its interval."""
+    table = comparisons.copy()
+    if {"delta", "ci_low", "ci_high"} <= set(table.columns):
+        table["delta [95% CI]"] = [f"{fmt(d, signed=True)} [{fmt(lo, signed=True)}, {fmt(hi, signed=True)}]"
+                                   for d, lo, hi in zip(table["delta"], table["ci_low"], table["ci_high"])]
+        table = table.drop(columns=["delta", "ci_low", "ci_high"])
+    return table
 
 
 def render_html(context: dict[str, Any]) -> str:

@@ -55,7 +55,9 @@ METRIC_NAMES = {
     "selectivity": "selectivity",
     "base_rate": "base rate",
 }
-PATTERNS = ("encoded", "entangled", "over-invariant", "not carried")
+PATTERNS = ("encoded", "entangled", "over-invariant", "not carried", "baseline")
+#: How baseline stores are named in the text.
+BASELINE_WORDS = {"random_init": "random-weight", "pixels": "pixel", "shuffled": "shuffled-frames"}
 #: ``control`` values of baselines fitted beside a store's readouts.
 ROW_CONTROLS = ("nuisance", "geometry", "control_task", "ceiling")
 
@@ -490,6 +492,12 @@ def diagnose_target(
         chosen = max(readouts, key=lambda r: better(metric, readouts[r].score.score, 0.0)) if readouts else None
     data_evidence = _data_carry_evidence(results, selection, store, target, slot, metric, thresholds)
     pattern, reason = classify(readouts, data_evidence, metric)
+    kind = store_kind(results, store)
+    if kind != "none":  # pixels, random weights, shuffled frames: baselines, never an encoder's failure
+        carries = any(ev.beats for ev in readouts.values())
+        pattern = "baseline"
+        reason = (f"a {BASELINE_WORDS.get(kind, kind)} baseline, not an encoder under test: it "
+                  + ("beats its controls" if carries else "does not beat its controls"))
     references: dict[str, Score] = {}
     if chosen is not None:
         ev = readouts[chosen]
