@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from probekit.errors import ProbekitError
 
-SETTINGS = dict(deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = dict(deadline=5000, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
