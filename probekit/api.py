@@ -128,12 +128,12 @@ def extract(
     """
     from probekit.encoders.base import Encoder
     from probekit.errors import BadOptionError
-    from probekit.extraction.recipe import _FIELDS, build_config
+    from probekit.extraction.recipe import RECIPE_KEYS, build_config
     from probekit.extraction.run import run_extract
 
-    unknown = sorted(set(options) - _FIELDS)
+    unknown = sorted(set(options) - RECIPE_KEYS)
     if unknown:
-        raise BadOptionError(f"extract: unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(_FIELDS))}")
+        raise BadOptionError(f"extract: unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(RECIPE_KEYS))}")
     given = encoder if isinstance(encoder, Encoder) else None
     overrides = {**options, "data": data, "out": out, "label": label,
                  "encoder": None if given is not None or encoder is None else str(encoder),

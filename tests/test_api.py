@@ -14,7 +14,7 @@ from probekit.cli.generate import generate as generate_command
 from probekit.cli.probe import probe as probe_command
 from probekit.cli.report import report as report_command
 from probekit.errors import BadOptionError, ProbekitError
-from probekit.extraction.recipe import _FIELDS
+from probekit.extraction.recipe import RECIPE_KEYS
 
 
 def _options(command) -> set[str]:
@@ -32,7 +32,7 @@ def test_functions_take_the_commands_options(function, command, cli_only):
 
 
 def test_extract_takes_every_command_option():
-    accepted = _options(api.extract) | _FIELDS
+    accepted = _options(api.extract) | RECIPE_KEYS
     assert _options(extract_command) <= accepted
     with pytest.raises(BadOptionError, match="unknown option"):
         pk.extract("x", "y.h5", batchsize=3)

@@ -50,6 +50,12 @@ class ExtractOptions(StrictModel):
     max_clips: Optional[PositiveInt] = None
     progress: Bool = True
     encoder_options: dict[str, Any] = Field(default_factory=dict)
+    label: Optional[Str] = None
+    surprise: Bool = False
+
+
+#: Keys a recipe (or :func:`probekit.extract`) may set.
+RECIPE_KEYS = frozenset(ExtractOptions.model_fields)
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
