@@ -49,6 +49,16 @@ PATTERN_COLORS = {
 }
 
 
+
+def error_bars(value, low, high) -> np.ndarray:
+    """Matplotlib's ``[[below], [above]]`` error bars of an interval, never negative.
+
+    A bootstrap interval need not contain its point estimate (a score outside its own
+    percentile interval); the bar then ends at the estimate instead of failing to draw.
+    """
+    value, low, high = (np.asarray(v, dtype=float) for v in (value, low, high))
+    return np.stack([np.clip(value - low, 0, None), np.clip(high - value, 0, None)])
+
 def _subplots(*args, figsize: tuple[float, float], layout: str = "constrained", **kwargs):
     """A figure outside pyplot's state (nothing to close, no double display in notebooks)."""
     fig = Figure(figsize=figsize, layout=layout)
@@ -154,7 +164,7 @@ def layer_curves(
                 ax.hlines(y[0], *span, color=color, linestyle=style["linestyle"], linewidth=1.6, label=f"{label} (layer {x[0]})")
                 ax.axhspan(lo[0], hi[0], xmin=0, xmax=1, color=color, alpha=0.05, linewidth=0)
             elif len(x) == 1:  # a readout fitted on one layer only: a point with its interval
-                ax.errorbar(x, y, yerr=[y - lo, hi - y], color=color, marker=style["marker"], markersize=6,
+                ax.errorbar(x, y, yerr=error_bars(y, lo, hi), color=color, marker=style["marker"], markersize=6,
                             linestyle="none", capsize=3, label=f"{label} (layer {x[0]} only)")
             else:
                 ax.plot(x, y, color=color, linewidth=1.8, markersize=4.5, label=label, **style)
@@ -360,7 +370,7 @@ def diagnosis_summary(diagnoses: Iterable[TargetDiagnosis], *, colors: dict | No
         for i, d in enumerate(group):
             ev = d.chosen
             y = len(group) - 1 - i
-            ax.errorbar(ev.score.score, y, xerr=[[ev.score.score - ev.score.ci_low], [ev.score.ci_high - ev.score.score]],
+            ax.errorbar(ev.score.score, y, xerr=error_bars([ev.score.score], [ev.score.ci_low], [ev.score.ci_high]),
                         fmt="o", color=colors.get(d.store, "k"), capsize=3, markersize=6)
             if np.isfinite(ev.baseline.score):
                 ax.plot(ev.baseline.score, y, marker="|", markersize=14, markeredgewidth=2.2, color="0.35")

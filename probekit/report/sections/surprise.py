@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from probekit.report.figures import error_bars
 from probekit.report.sections import Section, register_section, render_figure
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,7 +99,7 @@ def _layer_figure(table: pd.DataFrame):
         for store in stores:
             mine = rows[(rows["principle"] == principle) & (rows["store"] == store)].sort_values("layer")
             if not mine.empty:
-                ax.errorbar(mine["layer"], mine["score"], yerr=[mine["score"] - mine["ci_low"], mine["ci_high"] - mine["score"]],
+                ax.errorbar(mine["layer"], mine["score"], yerr=error_bars(mine["score"], mine["ci_low"], mine["ci_high"]),
                             marker="o", ms=3, capsize=2, color=colors[store], label=f"{store} (dynamics)")
             pred = table[(table["method"] == "predictor") & table["headline"] & (table["metric"] == "relative_accuracy_mean")
                          & (table["principle"] == principle) & (table["store"] == store)]
