@@ -43,6 +43,9 @@ def generate(
     fps: float = 15.0,
     violations: str | Sequence[str] = "",
     counterfactuals: bool = False,
+    near_miss: bool = True,
+    voe: bool = False,
+    report_confounds: bool = False,
     workers: int = 1,
     overwrite: bool = False,
 ) -> Path:
@@ -64,6 +67,13 @@ def generate(
         Violation-of-expectation twins: permanence, solidity, gravity, immutability, continuity.
     counterfactuals
         Add one nuisance and one physics counterfactual per family.
+    near_miss
+        Add a near-miss twin (no contact, a gap of at least 2 px) to collide and stack families.
+    voe
+        The violation-of-expectation set: occlude, collide and drop with all five violation twins
+        (replaces ``scenarios`` and ``violations``).
+    report_confounds
+        After writing, print per target what nuisance alone predicts and what a ceiling reaches.
     workers
         Worker processes.
     overwrite
@@ -74,11 +84,20 @@ def generate(
     pathlib.Path
         The world file.
     """
+    from probekit.cli.generate import VOE_PRESET
     from probekit.worlds import generate_world
 
     join = lambda v: v if isinstance(v, str) else ",".join(v)  # noqa: E731
-    return Path(generate_world(out, clips=clips, seed=seed, scenarios=join(scenarios), frames=frames, size=size, fps=fps,
-                               violations=join(violations), counterfactuals=counterfactuals, workers=workers, overwrite=overwrite))
+    if voe:
+        scenarios, violations = VOE_PRESET["scenarios"], VOE_PRESET["violations"]
+    path = Path(generate_world(out, clips=clips, seed=seed, scenarios=join(scenarios), frames=frames, size=size, fps=fps,
+                               violations=join(violations), counterfactuals=counterfactuals, near_miss=near_miss,
+                               workers=workers, overwrite=overwrite))
+    if report_confounds:
+        from probekit.worlds.confounds import confound_table, format_table
+
+        print(format_table(confound_table(path)))
+    return path
 
 
 def extract(
@@ -157,6 +176,7 @@ def probe(
     n_boot: int | None = None,
     stages: str | Sequence[str] | None = None,
     threads: int = 1,
+    overwrite: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> "Run":
     """Probe latent stores and write a run directory (``probekit probe``).
@@ -178,6 +198,8 @@ def probe(
         Per readout, the layers it runs on (``"all"``, ``"last"`` or a list), e.g. ``{"mlp": "last"}``.
     threads
         BLAS and torch threads while fitting.
+    overwrite
+        Replace a run directory that holds a run of other stores.
     log
         Progress callback taking one line (None: quiet).
 
@@ -191,7 +213,7 @@ def probe(
 
     paths = [stores] if isinstance(stores, (str, os.PathLike)) else list(stores)
     run_probe(paths, out, suite=suite, readouts=_names(readouts), targets=_names(targets), folds=folds, seed=seed,
-              layers=layers or {}, n_boot=n_boot, threads=threads, stages=_names(stages), log=log)
+              layers=layers or {}, n_boot=n_boot, threads=threads, stages=_names(stages), overwrite=overwrite, log=log)
     return load_run(out)
 
 
