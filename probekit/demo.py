@@ -43,11 +43,14 @@ DEMO_STAGES = ("binding",)
 class DemoSizes:
     """Sizes of one demo run."""
 
-    clips: int = 64
+    clips: int = 24
     frames: int = 16
     size: int = 64
     folds: int = 5
     n_boot: int = 200
+    #: Every violation twin, both counterfactuals and near misses per family (the structure,
+    #: surprise and attribution views need them; about 4 clips per family).
+    twins: bool = True
     #: Readouts (None: the quick suite's, which adds the MLP on the last layer; on 2 CPU cores the
     #: MLP costs about 10x the linear and object-token readouts together, so the demo leaves it out)
     readouts: tuple[str, ...] | None = ("linear", "object")
@@ -55,7 +58,7 @@ class DemoSizes:
     @classmethod
     def quick(cls) -> "DemoSizes":
         """The smallest run that still shows the planted answer when it is used (the test suite's size)."""
-        return cls(clips=24, folds=3, n_boot=100, readouts=("linear", "object"))
+        return cls(clips=24, folds=3, n_boot=100, readouts=("linear", "object"), twins=False)
 
 
 @dataclass
@@ -121,10 +124,11 @@ def run_demo(
         seconds[name] = round(now - clock, 1)
         clock = now
 
-    log(f"demo: 1/4 generating {sizes.clips} physics clips ({sizes.frames} frames, {sizes.size} px) with pybullet")
-    # every violation twin and counterfactual: the structure, surprise and attribution views need them
+    twins = "with their violation, counterfactual and near-miss twins" if sizes.twins else "without twins"
+    log(f"demo: 1/4 generating {sizes.clips} physics clip families {twins} ({sizes.frames} frames, {sizes.size} px) with pybullet")
     world = generate_world(out / "worlds.h5", clips=sizes.clips, seed=seed, frames=sizes.frames, size=sizes.size,
-                           violations=",".join(VIOLATIONS), counterfactuals=True, overwrite=True, progress=False)
+                           violations=",".join(VIOLATIONS) if sizes.twins else "", counterfactuals=sizes.twins,
+                           near_miss=sizes.twins, overwrite=True, progress=False)
     lap("generate")
 
     def extract(name: str, encoder: str, init: str = "pretrained", dtype: str = "float16") -> Path:
