@@ -213,7 +213,7 @@ def test_attribute_refuses_another_world_file_in_one_line(tiny_run, tmp_path):
     assert bad.returncode == 2 and "use one of ig, saliency" in bad.stderr
 
 
-def test_interrupted_attribute_resumes_to_the_same_maps_and_table(tiny_run, tmp_path):
+def test_interrupted_attribute_resumes_to_the_same_maps_and_table(tiny_run):
     import shutil
 
     import h5py
@@ -223,8 +223,10 @@ def test_interrupted_attribute_resumes_to_the_same_maps_and_table(tiny_run, tmp_
     from probekit.rundir import load_run
 
     world, run_dir = tiny_run
-    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    # siblings of the run: its manifest names the stores relative to the run directory
+    whole, resumed = run_dir.with_name("run-whole"), run_dir.with_name("run-resumed")
     for copy in (whole, resumed):
+        shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(run_dir, copy)
         for leftover in ("attribution.h5", "tables/attribution.parquet", "tables/attribution.csv"):
             (copy / leftover).unlink(missing_ok=True)
