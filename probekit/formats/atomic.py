@@ -67,18 +67,10 @@ def unique_temporary_path(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
 
 
-def _fsync_path(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Flush a file or a folder to disk (best effort: some file systems refuse folders)."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
@@ -111,11 +103,11 @@ def atomic_path(path: str | os.PathLike, *, fsync: bool = True) -> Iterator[Path
     try:
         yield tmp
         if fsync and tmp.is_file():
-            _fsync_path(tmp)
+            _fsync(tmp)
         write_boundary(path)
         os.replace(tmp, path)
         if fsync:
-            _fsync_dir(path.parent)
+            _fsync(path.parent)
     finally:
         if tmp.is_dir() and not tmp.is_symlink():
             import shutil
