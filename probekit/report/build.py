@@ -24,7 +24,7 @@ from probekit.report.diagnosis import (
     sentence,
     target_name,
 )
-from probekit.report.sections import Figure, Section, render_figure, stage_sections
+from probekit.report.sections import Section, render_figure, stage_sections
 from probekit.report.verdicts import GainMargins, format_gains, headline_rows, judge
 from probekit.rundir import STORE_CONTROLS, Run, load_run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from probekit.errors import BadOptionError, FileFormatError
 from probekit.sources.base import ClipSource
