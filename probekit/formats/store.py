@@ -158,6 +158,10 @@ class Store:
         """Direct (lazy) access to any dataset by its path in the file."""
         return self._file[name]
 
+    def has(self, name: str) -> bool:
+        """Whether the file holds a dataset at path ``name`` (optional groups such as ``surprise/``)."""
+        return isinstance(self._file.get(name), h5py.Dataset)
+
     def _layer_group(self, layer: int) -> h5py.Group:
         layers = self.layers
         if layer < 0:

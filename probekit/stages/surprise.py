@@ -46,11 +46,7 @@ ALPHAS = tuple(10.0 ** np.arange(-3, 6))
 
 def _holds(store: Any, name: str) -> bool:
     """Whether the store has dataset ``name``."""
-    try:
-        store.dataset(name)
-    except KeyError:
-        return False
-    return True
+    return bool(store.has(name))
 
 
 def violation_pairs(store: Any) -> pd.DataFrame:
