@@ -36,10 +36,6 @@ def test_report_of_a_real_run_states_the_planted_pattern(real_run):
         assert items[key]["pattern"] in ("over-invariant", "not carried")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect: the diagnosis text quotes the nested score of the per-fold readout choice, which the run's "
-    "selection table does not hold (its readout row keeps the most-chosen readout's score); the selection "
-    "table must record the nested score"))
 def test_numbers_in_the_text_are_the_runs(real_run):
     run_dir, out = real_run
     run = load_run(run_dir)

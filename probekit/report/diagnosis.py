@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
@@ -128,6 +128,10 @@ class ReadoutEvidence:
         per outer fold); ``layer`` is then the layer chosen most often.
     per_fold_layers
         The layer chosen in each outer fold, when the run records it.
+    per_fold_readouts
+        For the readout chosen by inner CV: the readout chosen in each outer fold, when these
+        differ and ``score`` is the nested score of that per-fold choice (``selection.csv``'s
+        ``choice == "readout"`` row).
     """
 
     readout: str
@@ -141,6 +145,7 @@ class ReadoutEvidence:
     controls: dict[str, Score] = field(default_factory=dict)
     nested: bool = False
     per_fold_layers: list[int] = field(default_factory=list)
+    per_fold_readouts: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -302,6 +307,38 @@ def selected_readout(selection: pd.DataFrame, store: str, target: str, slot: int
         if len(picked):
             return str(picked["readout"].iloc[0])
     return None
+
+
+def readout_choice_row(selection: pd.DataFrame, store: str, target: str, slot: int) -> pd.Series | None:
+    """The ``choice == "readout"`` row of ``selection.csv`` for one (store, target, slot), if any."""
+    rows = _selection_rows(selection, store, target, slot)
+    if rows.empty or "choice" not in rows.columns:
+        return None
+    rows = rows[rows["choice"].astype(str) == "readout"]
+    return rows.iloc[0] if len(rows) else None
+
+
+def with_nested_readout_score(
+    ev: ReadoutEvidence, row: pd.Series | None, metric: str, thresholds: Thresholds,
+) -> ReadoutEvidence:
+    """``ev`` scored by the nested readout choice of ``row`` when the outer folds chose differently.
+
+    The probe engine chooses the readout again in every outer fold by inner CV and scores the
+    held-out predictions of those choices together; that score (not the score of the readout
+    chosen most often) is the honest estimate of "the readout chosen by inner CV".
+    """
+    if row is None or "score" not in row.index or ("metric" in row.index and str(row["metric"]) != metric):
+        return ev
+    picks = json.loads(row["per_fold"]) if isinstance(row.get("per_fold"), str) and str(row["per_fold"]).startswith("[") else []
+    score = float(row["score"])
+    if not np.isfinite(score) or len(set(picks)) <= 1:
+        return ev
+    nested = Score(score, float(row["ci_low"]), float(row["ci_high"]), ev.layer, ev.readout)
+    if np.isfinite(ev.baseline.score):
+        ok, gain, margin = beats(metric, nested, ev.baseline, thresholds)
+    else:
+        ok, gain, margin = False, math.nan, math.nan
+    return replace(ev, score=nested, gain=gain, margin=margin, beats=ok, nested=True, per_fold_readouts=[str(p) for p in picks])
 
 
 def _best(rows: pd.DataFrame, metric: str) -> pd.Series:
@@ -488,7 +525,10 @@ def diagnose_target(
             readouts[readout] = ev
     chosen = selected_readout(selection, store, target, slot)
     by_cv = chosen in readouts
-    if not by_cv:
+    if by_cv:
+        readouts[chosen] = with_nested_readout_score(
+            readouts[chosen], readout_choice_row(selection, store, target, slot), metric, thresholds)
+    else:
         chosen = max(readouts, key=lambda r: better(metric, readouts[r].score.score, 0.0)) if readouts else None
     data_evidence = _data_carry_evidence(results, selection, store, target, slot, metric, thresholds)
     pattern, reason = classify(readouts, data_evidence, metric)
@@ -598,6 +638,9 @@ def sentence(d: TargetDiagnosis) -> str:
     name = METRIC_NAMES.get(d.metric, d.metric)
     if not (d.readout_by_inner_cv and ev.layer_by_inner_cv):
         how = "best test score (no inner-CV selection in the run; optimistic)"
+    elif ev.per_fold_readouts:
+        how = (f"readout chosen by inner CV in each outer fold: {', '.join(ev.per_fold_readouts)}; "
+               "nested score of those choices")
     elif ev.nested and len(set(ev.per_fold_layers)) > 1:
         how = f"chosen by inner CV in each outer fold: layers {', '.join(str(v) for v in ev.per_fold_layers)}; nested score"
     elif ev.nested:
