@@ -13,6 +13,7 @@ In a notebook::
     store = pk.extract("my_videos/", "latents.h5", encoder="tiny-vjepa2")   # the commands as functions
     run = pk.probe([store], "runs/mine")                                   # (pk.generate, pk.report too)
     run = pk.load_run("runs/demo")        # run.results (DataFrame), run.manifest (dict)
+    pk.targets()                          # every target: the store label it is built from, unit, definition
     store = pk.load_store("latents.h5")   # lazy: store.features(layer, "time"), store.labels(name)
     pk.plot.layer_curves(run, "position_camera", slot=0)
 
@@ -37,6 +38,7 @@ _LAZY = {
     "plot": ("probekit.plot", None),
     "write_report": ("probekit.report.build", "write_report"),
     "diagnose": ("probekit.report.diagnosis", "diagnose"),
+    "targets": ("probekit.evaluation.targets", "targets_table"),
     "generate": ("probekit.api", "generate"),
     "extract": ("probekit.api", "extract"),
     "probe": ("probekit.api", "probe"),

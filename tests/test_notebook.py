@@ -21,6 +21,8 @@ def test_quickstart_notebook_runs_and_reports_the_planted_diagnosis(tmp_path, tm
     monkeypatch.setenv("PROBEKIT_REPORT_OUT", str(out))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
     notebook = nbformat.read(REPO_ROOT / "examples" / "quickstart.ipynb", as_version=4)
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    assert "control" not in code  # the tidy columns only: role and baseline, never the version-1 union
     NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "\n".join(
         output.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])

@@ -35,7 +35,17 @@ def test_probe_writes_run_directory_and_resumes(small_store, tmp_path, run_cli):
     assert list(pd.read_csv(out / "selection.csv").columns) == SELECTION_COLUMNS
     comparisons = pd.read_csv(out / "comparisons.csv")
     assert list(comparisons.columns) == COMPARISON_COLUMNS and len(comparisons) > 0
-    assert {"none", "nuisance", "geometry", "control_task", "ceiling"} <= set(results.control)
+    assert {"none", "nuisance", "geometry", "control_task", "ceiling"} <= set(results.baseline)
+    assert set(results.role) == {"planted", "labels"} and manifest["schema_version"] == 2
+    # is_selected marks exactly the rows at the layer selection.csv names for each readout
+    selection = pd.read_csv(out / "selection.csv")
+    chosen = selection[selection.choice == "layer"]
+    for row in chosen.itertuples():
+        own = results[(results.store == row.store) & (results.target == row.target) & (results.slot == row.slot)
+                      & (results.readout == row.readout) & (results.baseline == "none")]
+        assert set(own[own.is_selected].layer) == {row.layer}
+    assert not results[results.baseline != "none"].is_selected.any()
+    assert all(isinstance(v, (list, np.ndarray)) for v in results.fold_scores)
     assert {"all", "drop", "collide"} <= set(results.scenario)
     probes = sorted((out / "probes").glob("*.npz"))
     assert probes
@@ -76,9 +86,12 @@ def test_two_aligned_stores_share_one_table(tmp_path, run_cli):
     assert proc.returncode == 0, proc.stderr
     table = pd.read_parquet(out / "results.parquet")
     r2 = table[(table.metric == "r2") & (table.scenario == "all") & (table.slot == 0) & (table.readout == "linear") & (table.layer == 0)]
-    by_store = r2.set_index(["store", "control"])["score"]
-    assert by_store[("planted:planted", "none")] > 0.5
-    assert by_store[("noise:random", "random_init")] < 0.1
+    by_store = r2[r2.baseline == "none"].set_index(["store", "role"])["score"]
+    assert by_store[("planted:planted", "planted")] > 0.5
+    assert by_store[("noise:random", "random_twin")] < 0.1
+    # the per-store pivot on the tidy columns shows every store, the random twin included
+    pivot = r2[r2.baseline == "none"].pivot_table(index="target", columns="store", values="score")
+    assert set(pivot.columns) == {"planted:planted", "noise:random"}
     comparisons = pd.read_csv(out / "comparisons.csv")
     pair = comparisons[(comparisons.a.str.startswith("planted")) & (comparisons.b.str.startswith("noise")) & (comparisons.slot == 0)]
     assert len(pair) == 1 and pair.iloc[0].ci_low > 0

@@ -147,10 +147,10 @@ def test_cli_errors_are_one_line_exit_2(run_cli, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error:") and "missing" in lines[0]
     run_dir = make_planted_run(tmp_path / "run", with_store=False)
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    (run_dir / "manifest.json").write_text(json.dumps({**manifest, "schema_version": 2}))
+    (run_dir / "manifest.json").write_text(json.dumps({**manifest, "schema_version": 7}))
     result = run_cli("report", str(run_dir), "--out", str(tmp_path / "r.html"))
     assert result.returncode == 2
-    assert "schema version 2 found" in result.stderr and "reads version 1" in result.stderr
+    assert "schema version 7 found" in result.stderr and "reads versions 1 and 2" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
     result = run_cli("report", str(run_dir), "--out", str(tmp_path / "r.html"))

@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from probekit.formats.run import GAIN_COLUMNS  # noqa: F401 - re-exported: the run format is its home
 from probekit.metrics import balanced_accuracy, contrast_bootstrap, cross_entropy_bits, r2
 
 #: Gain metric per target kind.
 GAIN_METRIC = {"continuous": "r2", "binary": "cross_entropy_bits"}
 
-#: Columns of ``gains.csv`` (docs/formats.md).
-GAIN_COLUMNS = [
-    "store", "role", "versus", "target", "slot", "readout", "baseline", "metric", "gain", "ci_low", "ci_high",
-    "joint_score", "baseline_score", "joint_balanced_accuracy", "baseline_balanced_accuracy", "layers", "baseline_models",
-    "n", "n_families", "families_per_scenario", "note",
-]
 
 
 def gain_terms(kind: str, y: np.ndarray, joint: np.ndarray, base: np.ndarray, groups: np.ndarray) -> list[tuple]:

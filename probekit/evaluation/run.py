@@ -11,7 +11,7 @@ import pandas as pd
 from probekit.errors import BadOptionError
 from probekit.evaluation.cache import ProbeCache
 from probekit.evaluation.inputs import open_inputs
-from probekit.evaluation.rundir import base_manifest, write_manifest, write_tables
+from probekit.formats.run import base_manifest, store_role, write_manifest, write_tables
 from probekit.evaluation.suite import check_stages, load_suite
 from probekit.evaluation.sweep import Sweep
 from probekit.evaluation.targets import get_target, register_store_targets
@@ -106,7 +106,9 @@ def run_probe(
             result = sweep_obj.run(layers)
     finally:
         torch.set_num_threads(previous)
-    table = write_tables(out, result.rows, result.selection, result.comparisons, result.gains)
+    roles = {item.label: store_role(item.control, str(item.attrs.get("encoder", "")), item.label, str(item.attrs.get("weights", "")))
+             for item in inputs}
+    table = write_tables(out, result.rows, result.selection, result.comparisons, result.gains, roles=roles)
     ran, stage_skips = run_stages(parsed, inputs, out, table, log)
     write_manifest(out, {**manifest, "skipped": result.skipped, "stages": ran, "stage_skips": stage_skips}, complete=True)
     for item in inputs:

@@ -26,12 +26,12 @@ from probekit.evaluation.scoring import HIGHER_IS_BETTER, METRICS, compute, metr
 from probekit.evaluation.splits import family_folds
 from probekit.evaluation.suite import Suite
 from probekit.evaluation.targets import CATALOG, TargetData, build_target, n_slots, required_labels
+from probekit.formats.run import LABEL_STORE, store_role
 from probekit.formats.store import TOKEN_FRAMES
 from probekit.metrics import contrast_bootstrap, paired_bootstrap
 from probekit.probes.logistic_path import DEFAULT_CS
 from probekit.probes.registry import Readout, get_readout
 
-LABEL_STORE = "labels"
 
 
 @dataclass
@@ -398,9 +398,7 @@ class Sweep:
             return "ceiling"
         for item in self.inputs:
             if item.label == store:
-                if item.control != "none":
-                    return {"random_init": "random_twin"}.get(item.control, item.control)
-                return "planted" if str(item.attrs.get("weights", "")) == "planted" else "encoder"
+                return store_role(item.control, str(item.attrs.get("encoder", "")), item.label, str(item.attrs.get("weights", "")))
         return ""
 
     # -- the sweep -----------------------------------------------------------------------------

@@ -129,6 +129,45 @@ def register_store_targets(paths) -> list[str]:
     return names
 
 
+_LEVEL_WORDS = {"slot": "per object and token step", "scene": "per token step (scene)", "clip": "per clip",
+                "clip_slot": "per object and clip"}
+_SUBSET_WORDS = {"all": "", "free": "; only steps with no impulse (free flight)", "impulse": "; only steps with an impulse",
+                 "occluded": "; only steps where the object exists but shows no pixel"}
+
+
+def target_definition(spec: TargetSpec) -> str:
+    """One sentence saying what a target is, from the store label it is built from."""
+    source = f"labels/{spec.label}"
+    what = {
+        "none": f"{source}",
+        "norm": f"the magnitude (L2 norm) of {source}",
+        "any_slot": f"whether {source} is true for any existing object",
+        "future": f"whether {source} becomes true within the next {spec.horizon} frames",
+    }.get(spec.transform, f"{spec.transform} of {source}")
+    kind = {"continuous": "continuous", "binary": "binary", "rotation": "3D orientation (6D), scored by geodesic degrees"}.get(spec.kind, spec.kind)
+    unit = "" if spec.unit in ("", "1") else f", in {spec.unit}"
+    return f"{what}, {_LEVEL_WORDS.get(spec.level, spec.level)}; {kind}{unit}{_SUBSET_WORDS.get(spec.subset, '')}"
+
+
+def targets_table() -> "pd.DataFrame":
+    """Every target probekit knows (built in and declared by stores opened so far), as a table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per target: ``name``, ``label`` (the store label it is built from),
+        ``kind``, ``level``, ``subset``, ``transform``, ``horizon``, ``unit``, ``definition``,
+        ``builtin``.
+    """
+    import pandas as pd
+
+    rows = [{"name": spec.name, "label": spec.label, "kind": spec.kind, "level": spec.level, "subset": spec.subset,
+             "transform": spec.transform, "horizon": spec.horizon, "unit": spec.unit,
+             "definition": target_definition(spec), "builtin": spec.name in BUILTIN_TARGETS}
+            for spec in CATALOG.values()]
+    return pd.DataFrame(rows)
+
+
 def get_target(name: str) -> TargetSpec:
     """Catalogue lookup; an unknown name raises an error listing the catalogue."""
     if name not in CATALOG:

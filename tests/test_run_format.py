@@ -1,0 +1,78 @@
+"""Version 2 of the run format: role and baseline apart, version-1 runs read and converted,
+other versions refused in one line (docs/formats.md, "Run directory")."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from planted_run import make_planted_run
+
+from probekit.errors import FileFormatError
+from probekit.formats.run import RESULT_COLUMNS, store_role, tidy_results
+from probekit.rundir import load_run
+
+
+def test_version_1_run_is_read_with_role_and_baseline_apart(tmp_path):
+    run_dir = make_planted_run(tmp_path / "run", with_store=False)
+    raw = pd.read_csv(run_dir / "results.csv")  # version 1: one `control` column for both concepts
+    run = load_run(run_dir)
+    results = run.results
+    assert set(RESULT_COLUMNS) <= set(results.columns)
+    # every version-1 row maps to exactly one (role, baseline) and back
+    assert len(results) == len(raw)
+    assert dict(zip(results.store, results.role)) == {"planted": "planted", "pixels": "pixels", "labels": "labels", "": ""}
+    own = raw[raw.control.isin(["none", "pixels"])]
+    assert (results.baseline == "none").sum() == len(own)
+    assert set(results.loc[results.baseline != "none", "baseline"]) == set(raw.control) - {"none", "pixels"}
+    assert (results.control.to_numpy() == raw.sort_values(list(raw.columns)).control.to_numpy()).all() or \
+        sorted(results.control) == sorted(raw.control)
+    # the per-store pivot on the tidy columns keeps the pixel baseline store (the version-1 trap:
+    # control == 'none' dropped it)
+    pivot = results.query("baseline == 'none' and role != 'labels' and metric == 'r2' and scenario == 'all'").pivot_table(
+        index="target", columns="store", values="score", aggfunc="max")
+    assert set(pivot.columns) == {"planted", "pixels"}
+    assert set(raw.query("control == 'none' and metric == 'r2'").store) == {"planted"}
+    # is_selected: the layer selection.csv names, per readout
+    selection = run.selection[run.selection.choice == "layer"]
+    for row in selection.itertuples():
+        rows = results[(results.store == row.store) & (results.target == row.target) & (results.slot == row.slot)
+                       & (results.readout == row.readout) & (results.baseline == "none")]
+        assert set(rows[rows.is_selected].layer) == {row.layer}
+
+
+@pytest.mark.parametrize("version", [0, 3, "2"])
+def test_other_versions_are_refused_in_one_line(tmp_path, run_cli, version):
+    run_dir = make_planted_run(tmp_path / "run", with_store=False)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["schema_version"] = version
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(FileFormatError, match=f"schema version {version} found, this probekit reads versions 1 and 2"):
+        load_run(run_dir)
+    proc = run_cli("report", run_dir, "--out", tmp_path / "r.html")
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and f"version {version}" in lines[0]
+
+
+def test_role_of_each_kind_of_store():
+    assert store_role("none", "vjepa2", "tiny") == "encoder"
+    assert store_role("none", "", "") == ""
+    assert store_role("random_init", "vjepa2") == "random_twin"
+    assert store_role("pixels", "pixels") == "pixels"
+    assert store_role("shuffled", "vjepa2") == "shuffled"
+    assert store_role("none", "planted") == "planted"
+    assert store_role("none", "", "labels@8steps") == "labels"
+
+
+def test_tidy_table_splits_a_random_twins_baseline_rows():
+    """A random twin's nuisance row keeps the twin's role (version 1 lost it: control = nuisance)."""
+    base = {"store_hash": "", "encoder": "tiny", "weights": "random", "layer": 0, "target": "contact", "slot": 0,
+            "readout": "linear", "scenario": "all", "metric": "r2", "score": 0.1, "ci_low": 0.0, "ci_high": 0.2,
+            "fold_scores": "[0.1, null]", "n": 10, "n_families": 5, "unit": "1", "note": ""}
+    rows = [{**base, "store": "twin", "control": "random_init"}, {**base, "store": "twin", "control": "control_task"}]
+    table = tidy_results(rows, [], {"twin": "random_twin"})
+    assert list(table.columns) == RESULT_COLUMNS
+    assert list(table.role) == ["random_twin", "random_twin"]
+    assert sorted(table.baseline) == ["control_task", "none"]
+    assert len(table.fold_scores.iloc[0]) == 2 and pd.isna(table.fold_scores.iloc[0][1])
