@@ -23,7 +23,8 @@ import pandas as pd
 from probekit.errors import BadOptionError
 
 #: Modules imported on first use of the registry; each registers its stages.
-BUILTIN_STAGE_MODULES: tuple[str, ...] = ("probekit.stages.binding", "probekit.stages.structure", "probekit.stages.surprise")
+BUILTIN_STAGE_MODULES: tuple[str, ...] = ("probekit.stages.binding", "probekit.stages.structure", "probekit.stages.surprise",
+                                           "probekit.stages.physion_ocp")
 #: The name of the probe stage (always first; run by :func:`probekit.evaluation.run_probe`).
 PROBE_STAGE = "probe"
 

@@ -61,8 +61,8 @@ def violation_pairs(store: Any) -> pd.DataFrame:
     if "kind" not in clips or not _holds(store, "clips/violation") or "clip/violation_frame" not in store.label_names:
         return pd.DataFrame(columns=["principle", "family_id", "possible", "impossible", "violation_frame"])
     clips["violation"] = read_strings(store.dataset("clips/violation"))
-    clips["violation_frame"] = np.asarray(store.labels("clip/violation_frame")).astype(int)
-    group = clips["pair_id"] if "pair_id" in clips else clips["family_id"]
+    clips["violation_frame"] = np.nan_to_num(np.asarray(store.labels("clip/violation_frame"), dtype=np.float64)).astype(int)
+    group = read_strings(store.dataset("clips/pair_id")) if _holds(store, "clips/pair_id") else clips["family_id"]
     originals: dict[str, list[int]] = {}
     for i, (key, kind) in enumerate(zip(group, clips["kind"])):
         if kind == "original":
