@@ -58,7 +58,8 @@ def test_clevrer_object_states_run_end_to_end_and_object_stages_say_why_not(tmp_
     suite = TINY_SUITE.replace('stages = ["probe", "surprise"]', 'stages = ["probe", "binding"]')
     run = pk.probe(store, tmp_path / "run", suite=_suite(tmp_path, suite))
     assert {"clevrer_location", "clevrer_velocity", "clevrer_visible", "clevrer_contact"} <= set(run.results.target)
-    assert "binding" in run.manifest["stage_skips"]  # not available (no masks), never a failure
+    assert run.manifest["stage_skips"]["binding"].startswith("not available: ")  # with the reason, never a failure
+    assert "CLEVRER ships no per-frame masks" in run.manifest["stage_skips"]["binding"]
     assert pk.report(run.path, tmp_path / "report.html").is_file()
 
 

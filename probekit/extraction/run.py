@@ -224,7 +224,8 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
             **({"surprise": surprise.windows.describe()} if surprise is not None else {}),
         }
         if "object" in pool and "masks" not in getattr(source, "provides", {"masks"}):
-            _log(f"extract: object pooling not available: {config.data} has no object masks (object readouts will be skipped)")
+            why = (getattr(source, "unavailable", None) or {}).get("masks", f"{config.data} has no object masks")
+            _log(f"extract: object pooling not available: {why} (object readouts will be skipped)")
         writer.open(attrs)
         if writer.already_complete:
             _log(f"{out}: already complete; nothing to resume")
