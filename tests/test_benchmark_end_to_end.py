@@ -4,7 +4,6 @@ Physion OCP readout protocol against scikit-learn's GridSearchCV on the same fea
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import benchmark_fixtures as bf
