@@ -51,7 +51,8 @@ INTPHYS2_HEADER = "SceneIndex,name,file_name,game_name,condition,env,type,occlud
 def write_intphys2(root: Path, scenes=("0", "196_0", "12"), n_frames: int = 6) -> pd.DataFrame:
     """``Main/metadata.csv`` + ``Main/Videos`` (4 videos per scene, rows shuffled) and ``HeldOut/Videos``.
 
-    Impossible videos have a square that vanishes halfway. Returns the planted rows.
+    Impossible videos have a square that vanishes halfway; of the two HeldOut videos the first is
+    made like a possible video and the second like an impossible one. Returns the planted rows.
     """
     rng = np.random.default_rng(0)
     rows = []
@@ -70,7 +71,10 @@ def write_intphys2(root: Path, scenes=("0", "196_0", "12"), n_frames: int = 6) -
     table = pd.DataFrame(rows).iloc[rng.permutation(len(rows))]
     table.to_csv(root / "Main" / "metadata.csv", index=False, columns=INTPHYS2_HEADER.split(","))
     for i in range(2):
-        write_mp4(root / "HeldOut" / "Videos" / f"{'ab' * 31}{i:02d}.mp4", square_frames(n_frames, [5] * n_frames, [5] * n_frames))
+        frames = square_frames(n_frames, _linear(n_frames, 6, 20), [10] * n_frames)
+        if i == 1:
+            frames[n_frames // 2:] = 20
+        write_mp4(root / "HeldOut" / "Videos" / f"{'ab' * 31}{i:02d}.mp4", frames)
     return table.reset_index(drop=True)
 
 

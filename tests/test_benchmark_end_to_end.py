@@ -4,6 +4,7 @@ Physion OCP readout protocol against scikit-learn's GridSearchCV on the same fea
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import benchmark_fixtures as bf
@@ -100,3 +101,17 @@ def test_physion_suite_reproduces_gridsearchcv_accuracy_exactly(physion_store):
     assert "physion_ocp" in set(run.results.target)
     html = pk.report(run.path, root / "report.html").read_text()
     assert "physion_ocp" in html
+
+
+def test_intphys2_heldout_gets_surprise_scores_and_calls_in_a_csv(tmp_path):
+    bf.write_intphys2(tmp_path / "ip2", scenes=tuple(str(s) for s in range(5)), n_frames=6)  # 10 pairs + 2 HeldOut
+    store = pk.extract(tmp_path / "ip2", tmp_path / "s.h5", **PIXELS)
+    suite = TINY_SUITE.replace('stages = ["probe", "surprise"]', 'stages = ["probe", "voe_heldout"]')
+    run = pk.probe(store, tmp_path / "run", suite=_suite(tmp_path, suite))
+    table = run.table("voe_heldout")
+    assert list(table.split) == ["HeldOut", "HeldOut"]
+    csv = pd.read_csv(run.path / "tables" / "voe_heldout_submission.csv")
+    assert list(csv.columns) == ["name", "surprise", "predicted_possible"] and list(csv.name) == [f"{'ab' * 31}00", f"{'ab' * 31}01"]
+    # planted: the first HeldOut video moves like the possible ones, the second loses its square halfway
+    assert list(csv.predicted_possible) == [True, False]
+    assert csv.surprise[1] > table.threshold[0] >= csv.surprise[0]

@@ -13,7 +13,6 @@ store's per-step ``time`` features flattened (the frames the Physion reader took
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -113,14 +112,8 @@ def run(context: StageContext) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@dataclass(frozen=True)
-class _ParamsStage(Stage):
-    """A stage whose ``[stages.<name>]`` table the suite loader checks against ``params_model``."""
-
-    params_model: type[StrictModel] = PhysionOcpParams
-
-
-register_stage(_ParamsStage(
+register_stage(Stage(
     "physion_ocp", "Physion object-contact prediction (published readout protocol)", run, needs=("labels",),
     description="StandardScaler + L2 logistic regression (lbfgs), C by 5-fold stratified grid search on train, test accuracy per scenario.",
+    params_model=PhysionOcpParams,
 ))
