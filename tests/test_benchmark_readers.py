@@ -13,6 +13,7 @@ import pytest
 import benchmark_fixtures as bf
 from probekit.errors import BadOptionError, FileFormatError
 from probekit.sources import ClipSource, open_source
+from probekit.store import Store
 
 BACKGROUND = 20
 
@@ -317,3 +318,8 @@ def test_extract_format_option_unknown_name_is_one_error_line(tmp_path, run_cli)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: --format 'physion2': unknown; known formats:")
     assert "grasp" in lines[0] and "physion" in lines[0] and "Traceback" not in result.stderr
+    result = run_cli("extract", "--data", tmp_path / "g", "--out", tmp_path / "x.h5", "--encoder", "pixels", "--pool", "mean",
+                     "--format", "grasp", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    with Store(tmp_path / "x.h5") as store:
+        assert store.attrs["source_format"] == "grasp" and list(store.clips().kind) == ["original", "violation"]
