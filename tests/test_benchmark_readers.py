@@ -323,3 +323,12 @@ def test_extract_format_option_unknown_name_is_one_error_line(tmp_path, run_cli)
     assert result.returncode == 0, result.stderr
     with Store(tmp_path / "x.h5") as store:
         assert store.attrs["source_format"] == "grasp" and list(store.clips().kind) == ["original", "violation"]
+
+
+def test_an_undecodable_benchmark_video_is_one_line_naming_it(tmp_path):
+    bf.write_grasp(tmp_path, props=("Gravity",), n_videos=1, n_frames=2)
+    broken = tmp_path / "IP_Gravity" / "0.mp4"
+    broken.write_bytes(b"not a video" * 10)
+    with pytest.raises(FileFormatError, match="unreadable") as caught:
+        open_source(tmp_path)
+    assert str(broken) in str(caught.value) and "\n" not in str(caught.value)

@@ -263,12 +263,22 @@ def read_video(path: Path) -> np.ndarray:
 
 
 def count_frames(path: Path) -> tuple[int, tuple[int, int]]:
-    """(frames, (H, W)) of a video file (decoded to count) or frame folder."""
+    """(frames, (H, W)) of a frame folder, or of a video file from its stream header (decoded to
+    count when the header gives no frame count; a wrong count is caught when the clip is read)."""
     if path.is_dir():
         files = frame_files(path)
         if not files:
             raise FileFormatError(f"{path}: no frame images ({', '.join(IMAGE_EXTENSIONS)})")
         return len(files), tuple(read_image(files[0]).shape[:2])
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            if stream.frames > 0 and stream.codec_context.height > 0:
+                return int(stream.frames), (int(stream.codec_context.height), int(stream.codec_context.width))
+    except (av.error.FFmpegError, IndexError, ValueError) as exc:
+        raise FileFormatError(f"video {path}: unreadable ({exc.__class__.__name__}: {' '.join(str(exc).split())[:100]})") from None
     frames = read_video(path)
     return len(frames), tuple(frames.shape[1:3])
 
