@@ -133,7 +133,8 @@ def extract(
         Any other option of the command, by its long name with ``_``: ``init``, ``layers``,
         ``pool``, ``dtype``, ``batch_size``, ``device``, ``compression``, ``resume``,
         ``overwrite``, ``shuffle_frames``, ``frame_step``, ``window``, ``stride``,
-        ``on_bad_video``, ``trust_remote_code``, ``seed``, ``threads``, ``max_clips``, ``progress``.
+        ``on_bad_video``, ``trust_remote_code``, ``seed``, ``threads``, ``max_clips``, ``progress``,
+        ``format`` (a source type such as ``intphys2`` or ``clevrer``; default: detected).
 
     Returns
     -------

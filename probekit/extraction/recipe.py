@@ -52,6 +52,7 @@ class ExtractOptions(StrictModel):
     encoder_options: dict[str, Any] = Field(default_factory=dict)
     label: Optional[Str] = None
     surprise: Bool = False
+    format: Optional[Str] = None
 
 
 #: Keys a recipe (or :func:`probekit.extract`) may set.

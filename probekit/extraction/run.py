@@ -58,6 +58,7 @@ class ExtractConfig:
     label: str | None = None
     recipe: str | None = None
     surprise: bool = False
+    format: str | None = None
 
 
 def pick_device(name: str) -> torch.device:
@@ -172,7 +173,7 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
     if world > 1 and Path(config.out).exists() and not (config.overwrite or config.resume):
         raise BadOptionError(f"--out {config.out}: file exists; pass --overwrite to replace it or choose another path")
     source = open_source(config.data, frame_step=config.frame_step, window=config.window, stride=config.stride,
-                         on_bad_video=config.on_bad_video)
+                         on_bad_video=config.on_bad_video, format=config.format)
     try:
         if encoder is None:
             encoder = create_encoder(config.encoder, init=config.init, seed=config.seed,
@@ -223,7 +224,8 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
             **({"surprise": surprise.windows.describe()} if surprise is not None else {}),
         }
         if "object" in pool and "masks" not in getattr(source, "provides", {"masks"}):
-            _log(f"extract: object pooling not available: {config.data} has no object masks (object readouts will be skipped)")
+            why = (getattr(source, "unavailable", None) or {}).get("masks", f"{config.data} has no object masks")
+            _log(f"extract: object pooling not available: {why} (object readouts will be skipped)")
         writer.open(attrs)
         if writer.already_complete:
             _log(f"{out}: already complete; nothing to resume")

@@ -2,8 +2,9 @@
 
 A source type is registered once (:func:`register_source`) and chosen by :func:`open_source`
 from the path: world files (``probekit generate``), labelled folders (videos + a table mapped by
-``labels.toml``), and folders of plain videos. Every source follows :class:`ClipSource` and says
-which labels, masks and pairs it ``provides``.
+``labels.toml``), public benchmarks (:mod:`probekit.sources.benchmarks`: IntPhys 2, IntPhys 2019,
+GRASP, InfLevel-lab, Physion v1.5, CLEVRER), and folders of plain videos. Every source follows
+:class:`ClipSource` and says which labels, masks and pairs it ``provides``.
 """
 
 from probekit.sources.base import PER_CLIP_OBJECTS, PROVISIONS, VIDEO_EXTENSIONS, ClipBatch, ClipSource

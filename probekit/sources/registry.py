@@ -66,21 +66,26 @@ def list_sources() -> list[SourceType]:
 
 
 def open_source(path: str | os.PathLike, *, frame_step: int = 1, window: int | None = None, stride: int | None = None,
-                on_bad_video: str = "skip") -> ClipSource:
-    """Open ``--data``: the first registered type whose ``detect`` accepts the path.
+                on_bad_video: str = "skip", format: str | None = None) -> ClipSource:
+    """Open ``--data``: the type named by ``format``, else the first registered type whose ``detect`` accepts the path.
 
     Raises
     ------
     BadOptionError
-        The path does not exist.
+        The path does not exist, or ``format`` names no registered type (the message lists them).
     FileFormatError
         No source type opens it.
     """
     _load_builtins()
     path = Path(path)
+    if format is not None and format not in {s.name for s in _SOURCES}:
+        raise BadOptionError(f"--format {format!r}: unknown; known formats: {', '.join(s.name for s in _SOURCES)}")
     if not path.exists():
         raise BadOptionError(f"--data {path}: no such file or folder; give "
                              f"{', '.join(s.description for s in _SOURCES[:-1])} or {_SOURCES[-1].description}")
+    sampling = {"frame_step": frame_step, "window": window, "stride": stride, "on_bad_video": on_bad_video}
+    if format is not None:
+        return next(s for s in _SOURCES if s.name == format).open(path, **sampling)
     for source in _SOURCES:
         if source.detect(path):
             return source.open(path, frame_step=frame_step, window=window, stride=stride, on_bad_video=on_bad_video)
@@ -101,9 +106,12 @@ def _load_builtins() -> None:
         return
     _LOADED = True
     from probekit.sources import labelled, videos, world
+    from probekit.sources.benchmarks import BENCHMARKS
 
     register_source("world", world.is_world_file, world.open_world, description="a world file (.h5)")
     register_source("videos", Path.is_dir, videos.open_video_folder, description="a folder of videos")
     register_source("labelled", labelled.is_labelled_folder, labelled.open_labelled_folder,
                     description="a labelled folder (videos + labels.toml)", before="videos")
+    for name, detect, open_, description in BENCHMARKS:  # benchmark layouts are also folders of videos
+        register_source(name, detect, open_, description=description, before="videos")
 

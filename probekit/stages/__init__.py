@@ -23,7 +23,8 @@ import pandas as pd
 from probekit.errors import BadOptionError
 
 #: Modules imported on first use of the registry; each registers its stages.
-BUILTIN_STAGE_MODULES: tuple[str, ...] = ("probekit.stages.binding", "probekit.stages.structure", "probekit.stages.surprise")
+BUILTIN_STAGE_MODULES: tuple[str, ...] = ("probekit.stages.binding", "probekit.stages.structure", "probekit.stages.surprise",
+                                           "probekit.stages.physion_ocp", "probekit.stages.voe_heldout")
 #: The name of the probe stage (always first; run by :func:`probekit.evaluation.run_probe`).
 PROBE_STAGE = "probe"
 
@@ -79,6 +80,8 @@ class Stage:
         ``"object"``, ``"pairs"``, ``"surprise"``, ...).
     description
         One sentence for ``--help`` and docs.
+    params_model
+        Optional pydantic model the suite loader checks ``[stages.<name>]`` against.
     """
 
     name: str
@@ -86,6 +89,7 @@ class Stage:
     run: Callable[[StageContext], pd.DataFrame]
     needs: tuple[str, ...] = ()
     description: str = ""
+    params_model: Any = None
 
 
 _STAGES: dict[str, Stage] = {}

@@ -436,6 +436,10 @@ def run_binding(context: StageContext) -> pd.DataFrame:
         else:
             missing.append(item.label)
     if not usable:
+        reasons = [f"{item.label}: {why}" for item in context.inputs if item.label in missing
+                   and (why := (item.store.attrs.get("not_available") or {}).get("masks"))]  # benchmark readers say why
+        if reasons:
+            raise StageSkipped(f"not available: {'; '.join(reasons)}")
         raise StageSkipped(f"no store holds full tokens and token_coverage ({', '.join(missing)}); {EXTRACT_HINT}")
     for label in missing:
         context.log(f"binding: {label} holds no full tokens or token_coverage; left out ({EXTRACT_HINT})")

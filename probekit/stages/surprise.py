@@ -53,17 +53,24 @@ def violation_pairs(store: Any) -> pd.DataFrame:
     """One row per twin with its family's original: principle, family_id, possible, impossible, violation_frame.
 
     ``possible``/``impossible`` are clip indices in the store; ``violation_frame`` is the source
-    frame number of the first frame that may differ.
+    frame number of the first frame that may differ. Clips are matched within their ``pair_id``
+    when the store has one (benchmark readers: a scene's or row's videos), else within their
+    family; every original is compared with every violation of its group.
     """
     clips = store.clips()
     if "kind" not in clips or not _holds(store, "clips/violation") or "clip/violation_frame" not in store.label_names:
         return pd.DataFrame(columns=["principle", "family_id", "possible", "impossible", "violation_frame"])
     clips["violation"] = read_strings(store.dataset("clips/violation"))
-    clips["violation_frame"] = np.asarray(store.labels("clip/violation_frame")).astype(int)
-    originals = {fam: i for i, (fam, kind) in enumerate(zip(clips["family_id"], clips["kind"])) if kind == "original"}
-    rows = [{"principle": v, "family_id": fam, "possible": originals[fam], "impossible": i, "violation_frame": frame}
-            for i, (fam, kind, v, frame) in enumerate(zip(clips["family_id"], clips["kind"], clips["violation"], clips["violation_frame"]))
-            if kind == "violation" and fam in originals]
+    clips["violation_frame"] = np.nan_to_num(np.asarray(store.labels("clip/violation_frame"), dtype=np.float64)).astype(int)
+    group = read_strings(store.dataset("clips/pair_id")) if _holds(store, "clips/pair_id") else clips["family_id"]
+    originals: dict[str, list[int]] = {}
+    for i, (key, kind) in enumerate(zip(group, clips["kind"])):
+        if kind == "original":
+            originals.setdefault(key, []).append(i)
+    rows = [{"principle": v, "family_id": fam, "possible": o, "impossible": i, "violation_frame": frame}
+            for i, (key, fam, kind, v, frame) in enumerate(zip(group, clips["family_id"], clips["kind"], clips["violation"],
+                                                                clips["violation_frame"]))
+            if kind == "violation" for o in originals.get(key, [])]
     return pd.DataFrame(rows, columns=["principle", "family_id", "possible", "impossible", "violation_frame"])
 
 
@@ -116,7 +123,8 @@ def _score(surprise: np.ndarray, first_frame: np.ndarray, last_frame: np.ndarray
            keys: dict[str, Any], n_boot: int, seed: int) -> list[dict[str, Any]]:
     """Metric and curve rows of one surprise signal: (N, W) per clip, windows predicting frames first..last."""
     rows = []
-    for principle in PRINCIPLES:
+    others = sorted(set(pairs["principle"]) - set(PRINCIPLES))  # benchmark properties without a probekit principle
+    for principle in (*PRINCIPLES, *others):
         sub = pairs[pairs["principle"] == principle]
         if sub.empty:
             continue
