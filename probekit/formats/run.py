@@ -497,11 +497,11 @@ def _normalise_results(results: pd.DataFrame) -> pd.DataFrame:
     for column in ("score", "ci_low", "ci_high"):
         results[column] = pd.to_numeric(results[column], errors="coerce").astype(float)
     for column in ("store", "role", "encoder", "weights", "target", "readout", "baseline", "scenario", "metric", "unit"):
-        results[column] = results[column].fillna("").astype(str)
+        results[column] = results[column].astype(object).where(results[column].notna(), "").astype(str)
     for column, default in (("note", ""), ("store_hash", "")):
         if column not in results.columns:
             results[column] = default
-        results[column] = results[column].fillna(default).astype(str)
+        results[column] = results[column].astype(object).where(results[column].notna(), default).astype(str)
     if "fold_scores" not in results.columns:
         results["fold_scores"] = [[] for _ in range(len(results))]
     results["fold_scores"] = results["fold_scores"].map(_as_list)
