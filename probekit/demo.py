@@ -35,8 +35,11 @@ DEMO_TARGETS = ("position_camera", "velocity", "contact", "visible_fraction", "g
 #: What the demo extracts per layer: pooled vectors, object tokens and the full token grid (for
 #: the binding stage).
 DEMO_POOL = "mean,time,object,none"
-#: Stages the demo runs after the probes.
-DEMO_STAGES = ("binding",)
+#: Stages the demo runs after the probes (the quick demo runs the first only: without twins the
+#: invariance and surprise measures have nothing to compare).
+DEMO_STAGES = ("binding", "structure", "surprise")
+#: Targets whose attribution maps the demo adds (on a few clips, integrated gradients).
+DEMO_ATTRIBUTION_TARGETS = ("velocity", "contact")
 
 
 @dataclass
@@ -54,11 +57,16 @@ class DemoSizes:
     #: Readouts (None: the quick suite's, which adds the MLP on the last layer; on 2 CPU cores the
     #: MLP costs about 10x the linear and object-token readouts together, so the demo leaves it out)
     readouts: tuple[str, ...] | None = ("linear", "object")
+    #: Stages run after the probes.
+    stages: tuple[str, ...] = DEMO_STAGES
+    #: Clips per store explained by attribution maps (0: none).
+    attribution_clips: int = 4
 
     @classmethod
     def quick(cls) -> "DemoSizes":
         """The smallest run that still shows the planted answer when it is used (the test suite's size)."""
-        return cls(clips=24, folds=3, n_boot=100, readouts=("linear", "object"), twins=False)
+        return cls(clips=24, folds=3, n_boot=100, readouts=("linear", "object"), twins=False, stages=DEMO_STAGES[:1],
+                   attribution_clips=0)
 
 
 @dataclass
@@ -161,13 +169,30 @@ def run_demo(
     order = [stores[k] for k in ("planted", "tiny-vjepa2", "tiny-vjepa2-random", "pixels") if k in stores]
     run_probe(order, run_dir, suite="quick", targets=list(DEMO_TARGETS),
               readouts=list(sizes.readouts) if sizes.readouts else None, folds=sizes.folds, seed=seed,
-              n_boot=sizes.n_boot, threads=threads, stages=list(DEMO_STAGES), log=lambda line: log(f"  {line}"))
+              n_boot=sizes.n_boot, threads=threads, stages=list(sizes.stages), log=lambda line: log(f"  {line}"))
     lap("probe")
+    if sizes.attribution_clips > 0:
+        _attribute(run_dir, world, sizes, seed, log)
+        lap("attribute")
 
     log("demo: 4/4 writing the report")
     report = write_report(run_dir, out / "report.html", overwrite=True, seed=seed)
     lap("report")
     return DemoResult(out, world, stores, run_dir, report, trained, seconds)
+
+
+def _attribute(run_dir: Path, world: Path, sizes: DemoSizes, seed: int, log: Callable[[str], None]) -> None:
+    """Attribution maps of the demo's velocity and contact probes on a few clips (the report's gallery)."""
+    from probekit.attribution.run import AttributeConfig, run_attribute
+
+    log(f"demo: attribution maps (integrated gradients) of {', '.join(DEMO_ATTRIBUTION_TARGETS)} on "
+        f"{sizes.attribution_clips} clips per store")
+    config = AttributeConfig(run=run_dir, data=world, targets=list(DEMO_ATTRIBUTION_TARGETS), methods=["ig"],
+                             clips=sizes.attribution_clips, sanity_clips=1, n_steps=16, n_boot=200, seed=seed)
+    try:
+        run_attribute(config, log=lambda line: log(f"  {line}"))
+    except BadOptionError as exc:  # said, never hidden: the report then shows no gallery
+        log(f"demo: attribution maps skipped ({exc})")
 
 
 def write_planted_reference(store_path: Path, out: Path, *, seed: int = 0) -> Path:
