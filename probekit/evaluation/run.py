@@ -10,9 +10,10 @@ import pandas as pd
 
 from probekit.errors import BadOptionError
 from probekit.evaluation.cache import ProbeCache
+from probekit.evaluation.executors import Executor, make_executor
 from probekit.evaluation.inputs import open_inputs
 from probekit.evaluation.rundir import base_manifest, write_manifest, write_tables
-from probekit.evaluation.suite import check_stages, load_suite
+from probekit.evaluation.suite import Suite, check_stages, load_suite
 from probekit.evaluation.sweep import Sweep
 from probekit.evaluation.targets import get_target, register_store_targets
 from probekit.probes.registry import get_readout
@@ -33,6 +34,8 @@ def run_probe(
     stages: list[str] | None = None,
     log: Callable[[str], None] | None = None,
     overwrite: bool = False,
+    jobs: int = 1,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """Probe one or more latent stores and write a run directory.
 
@@ -58,6 +61,11 @@ def run_probe(
     overwrite
         Replace a run directory that holds a run of other stores (without it, such a directory
         is refused; a re-run over the same stores resumes).
+    jobs
+        Local worker processes for the fits (joblib); each fit uses ``threads`` threads.
+    scheduler
+        Address of a dask.distributed scheduler whose workers run the fits (instead of ``jobs``).
+        Every way of running gives the same results as ``jobs=1``.
 
     Returns
     -------
@@ -90,10 +98,20 @@ def run_probe(
         raise BadOptionError(f"--out {out}: is a file; give a folder for the run directory")
     if not out.parent.exists():
         raise BadOptionError(f"--out {out}: folder {out.parent} does not exist; create it first")
+    executor = make_executor(jobs, scheduler)
+    try:
+        return _run(stores, out, parsed, explicit, layers, threads, log, overwrite, executor)
+    finally:
+        executor.close()
+
+
+def _run(stores: list[str | os.PathLike], out: Path, parsed: Suite, explicit: bool, layers: dict[str, object] | None, threads: int,
+         log: Callable[[str], None] | None, overwrite: bool, executor: Executor) -> pd.DataFrame:
+    """The sweep and the stages of :func:`run_probe`, its fits run by ``executor``."""
     inputs = open_inputs([Path(p) for p in stores])
     _check_replacing(out, inputs, overwrite)
     out.mkdir(exist_ok=True)
-    sweep_obj = Sweep(inputs, parsed, ProbeCache(out / "probes"), targets_explicit=explicit, log=log)
+    sweep_obj = Sweep(inputs, parsed, ProbeCache(out / "probes"), targets_explicit=explicit, log=log, threads=max(1, int(threads)))
     manifest = base_manifest(inputs, parsed, parsed.folds, parsed.seed, out)
     write_manifest(out, manifest, complete=False)
     import torch
@@ -103,7 +121,7 @@ def run_probe(
     torch.set_num_threads(max(1, int(threads)))
     try:
         with threadpool_limits(limits=max(1, int(threads))):
-            result = sweep_obj.run(layers)
+            result = sweep_obj.run(layers, executor)
     finally:
         torch.set_num_threads(previous)
     table = write_tables(out, result.rows, result.selection, result.comparisons, result.gains)
