@@ -35,6 +35,7 @@ def extract(
     max_clips: Optional[int] = typer.Option(None, "--max-clips", help="Only the first N clips."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show a progress bar."),
     surprise: bool = typer.Option(False, "--surprise", help="Also store V-JEPA 2 predictor surprise per sliding window (surprise/ group)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Autocast of the forward pass: auto (bf16 on CUDA, off elsewhere), bf16, fp16 or fp32."),
 ) -> None:
     """Run a frozen encoder over clips and store layer-wise latents with aligned labels."""
     from probekit.extraction.recipe import build_config
@@ -46,6 +47,7 @@ def extract(
         "overwrite": overwrite or None, "shuffle_frames": shuffle_frames, "frame_step": frame_step, "window": window,
         "stride": stride, "on_bad_video": on_bad_video, "trust_remote_code": trust_remote_code or None, "seed": seed,
         "threads": threads, "max_clips": max_clips, "progress": progress, "surprise": surprise or None,
+        "precision": precision,
     })
     with _owned(config):
         path = run_extract(config)

@@ -29,6 +29,7 @@ def probe(
     quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
     jobs: int = typer.Option(1, "--jobs", help="Local worker processes for the fits (each with --threads threads); results equal --jobs 1."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address (tcp://host:port) whose workers run the fits; needs probekit[dist]."),
+    device: Optional[str] = typer.Option(None, "--device", help="Device of the MLP and attentive probes: auto, cpu, cuda or mps (default: the suite's, else cpu)."),
 ) -> None:
     """Probe latent stores: layer sweep x readouts x targets, grouped folds, intervals, controls."""
     from probekit.cli.options import ProbeOptions
@@ -53,6 +54,6 @@ def probe(
     with owned_output(out, [("STORE", store) for store in stores]):
         table = run_probe(
             stores, out, suite=suite, readouts=_split(readouts), targets=_split(targets), folds=folds, seed=seed, layers=layers,
-            n_boot=n_boot, threads=threads, stages=_split(stages), log=log, overwrite=overwrite, jobs=jobs, scheduler=scheduler,
+            n_boot=n_boot, threads=threads, stages=_split(stages), log=log, overwrite=overwrite, jobs=jobs, scheduler=scheduler, device=device,
         )
     typer.echo(f"wrote {out} ({len(table)} result rows)")

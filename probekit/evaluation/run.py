@@ -36,6 +36,7 @@ def run_probe(
     overwrite: bool = False,
     jobs: int = 1,
     scheduler: str | None = None,
+    device: str | None = None,
 ) -> pd.DataFrame:
     """Probe one or more latent stores and write a run directory.
 
@@ -66,6 +67,9 @@ def run_probe(
     scheduler
         Address of a dask.distributed scheduler whose workers run the fits (instead of ``jobs``).
         Every way of running gives the same results as ``jobs=1``.
+    device
+        Device of the torch readouts (``mlp``, ``attentive``): ``auto``, ``cpu``, ``cuda`` or ``mps``
+        (default: the suite's, else cpu). Linear readouts always fit on the CPU.
 
     Returns
     -------
@@ -98,6 +102,8 @@ def run_probe(
         raise BadOptionError(f"--out {out}: is a file; give a folder for the run directory")
     if not out.parent.exists():
         raise BadOptionError(f"--out {out}: folder {out.parent} does not exist; create it first")
+    if device is not None:
+        _torch_readouts_on(parsed, device)
     executor = make_executor(jobs, scheduler)
     try:
         return _run(stores, out, parsed, explicit, layers, threads, log, overwrite, executor)
@@ -130,6 +136,21 @@ def _run(stores: list[str | os.PathLike], out: Path, parsed: Suite, explicit: bo
     for item in inputs:
         item.store.close()
     return table
+
+
+def _torch_readouts_on(suite: Suite, device: str) -> None:
+    """Set the ``device`` parameter of every readout whose estimators take one (the torch probes).
+
+    CPU leaves the parameters as they are, so fitted probes cached by CPU runs stay valid.
+    """
+    from probekit.devices import pick_device
+
+    resolved = pick_device(device)
+    if resolved.type == "cpu":
+        return
+    for name in suite.readouts:
+        if "device" in get_readout(name).regressor().get_params():
+            suite.params.setdefault(name, {})["device"] = str(resolved)
 
 
 def _check_replacing(out: Path, inputs, overwrite: bool) -> None:
