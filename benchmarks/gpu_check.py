@@ -14,7 +14,8 @@ Steps, each timed:
 4. ``probekit extract`` with the default pools, then with full tokens (``--pool ...,none``),
    ``--device`` and ``--precision`` as given: seconds per clip and the ratio to the bare forward;
 5. ``probekit probe --readouts attentive --device ...`` on the last layer's tokens with a
-   learning-rate x weight-decay grid (chosen on the inner split), seconds in total.
+   learning-rate x weight-decay grid trained in one pass over the data (``fit_grid``) and chosen
+   on the inner split, seconds in total.
 
 Usage::
 
