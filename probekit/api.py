@@ -134,7 +134,7 @@ def extract(
         ``pool``, ``dtype``, ``batch_size``, ``device``, ``compression``, ``resume``,
         ``overwrite``, ``shuffle_frames``, ``frame_step``, ``window``, ``stride``,
         ``on_bad_video``, ``trust_remote_code``, ``seed``, ``threads``, ``max_clips``, ``progress``,
-        ``format`` (a source type such as ``intphys2`` or ``clevrer``; default: detected).
+        ``format`` (a source type such as ``intphys2`` or ``clevrer``; default: detected), ``precision``.
 
     Returns
     -------
@@ -179,6 +179,9 @@ def probe(
     threads: int = 1,
     overwrite: bool = False,
     log: Callable[[str], None] | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    device: str | None = None,
 ) -> "Run":
     """Probe latent stores and write a run directory (``probekit probe``).
 
@@ -203,6 +206,11 @@ def probe(
         Replace a run directory that holds a run of other stores.
     log
         Progress callback taking one line (None: quiet).
+    jobs, scheduler
+        Local worker processes for the fits, or the address of a dask.distributed scheduler
+        whose workers run them; the results equal a serial run's.
+    device
+        Device of the MLP and attentive probes (``auto``, ``cpu``, ``cuda``, ``mps``).
 
     Returns
     -------
@@ -214,7 +222,8 @@ def probe(
 
     paths = [stores] if isinstance(stores, (str, os.PathLike)) else list(stores)
     run_probe(paths, out, suite=suite, readouts=_names(readouts), targets=_names(targets), folds=folds, seed=seed,
-              layers=layers or {}, n_boot=n_boot, threads=threads, stages=_names(stages), overwrite=overwrite, log=log)
+              layers=layers or {}, n_boot=n_boot, threads=threads, stages=_names(stages), overwrite=overwrite, log=log,
+              jobs=jobs, scheduler=scheduler, device=device)
     return load_run(out)
 
 

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "probekit"
 
 #: Layer of each top-level package or module of probekit, lowest first.
 LAYERS = {
-    0: {"errors", "validation", "bounds", "shipped", "h5io", "formats", "metrics", "summary"},
+    0: {"errors", "validation", "bounds", "shipped", "h5io", "formats", "metrics", "summary", "devices"},
     1: {"data", "store", "rundir", "worlds", "encoders", "probes"},
     2: {"sources", "extraction", "evaluation", "stages", "attribution", "testing"},
     3: {"report", "plot", "training"},

@@ -36,6 +36,7 @@ def extract(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show a progress bar."),
     surprise: bool = typer.Option(False, "--surprise", help="Also store V-JEPA 2 predictor surprise per sliding window (surprise/ group)."),
     format: Optional[str] = typer.Option(None, "--format", help="Read --data as this source type (intphys2, intphys2019, grasp, inflevel, physion, clevrer, labelled, videos, world); default: detected from the layout."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Autocast of the forward pass: auto (bf16 on CUDA, off elsewhere), bf16, fp16 or fp32."),
 ) -> None:
     """Run a frozen encoder over clips and store layer-wise latents with aligned labels."""
     from probekit.extraction.recipe import build_config
@@ -48,6 +49,7 @@ def extract(
         "stride": stride, "on_bad_video": on_bad_video, "trust_remote_code": trust_remote_code or None, "seed": seed,
         "threads": threads, "max_clips": max_clips, "progress": progress, "surprise": surprise or None,
         "format": format,
+        "precision": precision,
     })
     with _owned(config):
         path = run_extract(config)

@@ -42,6 +42,7 @@ class ProbeOptions(StrictModel):
     seed: Optional[Seed] = None
     n_boot: Optional[Boot] = None
     threads: Threads = 1
+    jobs: Threads = 1
 
 
 class TrainOptions(StrictModel):

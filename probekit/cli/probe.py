@@ -27,6 +27,9 @@ def probe(
     threads: int = typer.Option(1, "--threads", help="BLAS/torch threads while fitting (1 is fastest for small stores)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run directory that holds a run of other stores."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
+    jobs: int = typer.Option(1, "--jobs", help="Local worker processes for the fits (each with --threads threads); results equal --jobs 1."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address (tcp://host:port) whose workers run the fits; needs probekit[dist]."),
+    device: Optional[str] = typer.Option(None, "--device", help="Device of the MLP and attentive probes: auto, cpu, cuda or mps (default: the suite's, else cpu)."),
 ) -> None:
     """Probe latent stores: layer sweep x readouts x targets, grouped folds, intervals, controls."""
     from probekit.cli.options import ProbeOptions
@@ -35,7 +38,7 @@ def probe(
     from probekit.formats.ownership import owned_output
     from probekit.validation import validate_options
 
-    validate_options(ProbeOptions, "probe", folds=folds, seed=seed, n_boot=n_boot, threads=threads)
+    validate_options(ProbeOptions, "probe", folds=folds, seed=seed, n_boot=n_boot, threads=threads, jobs=jobs)
 
     layers: dict[str, object] = {}
     for name, value in (("attentive", attentive_layers), ("mlp", mlp_layers)):
@@ -51,6 +54,6 @@ def probe(
     with owned_output(out, [("STORE", store) for store in stores]):
         table = run_probe(
             stores, out, suite=suite, readouts=_split(readouts), targets=_split(targets), folds=folds, seed=seed, layers=layers,
-            n_boot=n_boot, threads=threads, stages=_split(stages), log=log, overwrite=overwrite,
+            n_boot=n_boot, threads=threads, stages=_split(stages), log=log, overwrite=overwrite, jobs=jobs, scheduler=scheduler, device=device,
         )
     typer.echo(f"wrote {out} ({len(table)} result rows)")

@@ -24,6 +24,9 @@ import torch
 
 from probekit.errors import BadOptionError
 
+#: Values of ``--precision`` (autocast of the forward pass).
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+
 
 @dataclass(frozen=True)
 class Geometry:
@@ -239,6 +242,8 @@ class Encoder:
     config: dict[str, Any]
     extra_attrs: dict[str, Any]
     device: torch.device = torch.device("cpu")
+    #: Autocast precision of the forward pass (one of :data:`PRECISIONS`; see :meth:`autocast`).
+    precision: str = "auto"
 
     #: Required frames per clip, or None for any (multiple of the tubelet).
     frames_per_clip: int | None = None
@@ -253,6 +258,33 @@ class Encoder:
         for module in self.modules():
             module.to(self.device)
         return self
+
+    def autocast(self) -> torch.autocast:
+        """The autocast context of the forward pass on this encoder's device.
+
+        ``precision`` ``auto``: bfloat16 on CUDA where supported (else float16), off elsewhere;
+        ``bf16`` / ``fp16``: that dtype on any device (CPU autocast included); ``fp32``: off.
+        """
+        kind = self.device.type if self.device.type in ("cuda", "cpu", "mps") else "cpu"
+        if self.precision not in PRECISIONS:
+            raise BadOptionError(f"--precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
+        if self.precision == "fp32" or (self.precision == "auto" and kind != "cuda"):
+            return torch.autocast(kind, enabled=False)
+        if self.precision == "auto":
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        else:
+            dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(kind, dtype=dtype)
+
+    def to_device(self, batch: torch.Tensor) -> torch.Tensor:
+        """An input batch on this encoder's device: from pinned memory, copied without blocking, on CUDA.
+
+        The host goes on (the reader and writer threads, the next Python work) while the copy
+        runs; the forward pass on the same stream waits for it.
+        """
+        if self.device.type == "cuda":
+            return batch.pin_memory().to(self.device, non_blocking=True)
+        return batch.to(self.device)
 
     def weight_hash(self) -> str:
         """sha256 over the state dicts of :meth:`modules` (names, shapes, dtypes and values)."""

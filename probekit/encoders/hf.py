@@ -200,11 +200,6 @@ class _HFBase(Encoder):
     def preprocessing(self) -> dict[str, Any]:
         return _processor_description(self.processor)
 
-    def _autocast(self):
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
-        return torch.autocast("cpu", enabled=False)
-
 
 class HFVideoEncoder(_HFBase):
     """A transformers video model whose ``hidden_states`` hold (B, S + T'H'W', D) tokens in (t, h, w) order."""
@@ -238,11 +233,11 @@ class HFVideoEncoder(_HFBase):
 
     @torch.no_grad()
     def encode(self, video: np.ndarray, labels: Mapping[str, np.ndarray] | None, layers: list[int]) -> EncoderOutput:
-        pixels = self.pixel_values(video).to(self.device)
+        pixels = self.to_device(self.pixel_values(video))
         kwargs: dict[str, Any] = {"output_hidden_states": True}
         if self.model.config.model_type == "vjepa2":
             kwargs["skip_predictor"] = True
-        with self._autocast():
+        with self.autocast():
             out = self.model(pixels, **kwargs)
         grid = self.layout(video.shape[1], video.shape[2], video.shape[3]).grid
         n_grid = int(np.prod(grid))
@@ -292,8 +287,8 @@ class HFImageEncoder(_HFBase):
         frames = video.reshape(b * t, *video.shape[2:])
         per_layer: dict[int, list[torch.Tensor]] = {i: [] for i in layers}
         for start in range(0, len(frames), self.frame_batch):
-            pixels = self.pixel_values(frames[start : start + self.frame_batch]).to(self.device)
-            with self._autocast():
+            pixels = self.to_device(self.pixel_values(frames[start : start + self.frame_batch]))
+            with self.autocast():
                 out = self.model(pixel_values=pixels, output_hidden_states=True)
             for i in layers:
                 per_layer[i].append(out.hidden_states[i])

@@ -148,7 +148,7 @@ class ModuleEncoder(Encoder):
     @torch.no_grad()
     def encode(self, video: np.ndarray, labels: Mapping[str, np.ndarray] | None, layers: list[int]) -> EncoderOutput:
         b, t = video.shape[:2]
-        x = self.pixel_values(video).to(self.device)
+        x = self.to_device(self.pixel_values(video))
         if self.kind == "video":
             x = x.reshape(b, t, *x.shape[1:])
             if self.input_format == "BCTHW":

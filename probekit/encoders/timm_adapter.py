@@ -138,10 +138,8 @@ class TimmEncoder(Encoder):
                     lambda m, args, out, i=i: captured[i].append(out if torch.is_tensor(out) else out[0])))
         try:
             for start in range(0, len(frames), self.frame_batch):
-                pixels = self.pixel_values(frames[start : start + self.frame_batch]).to(self.device)
-                autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda"
-                            else torch.autocast("cpu", enabled=False))
-                with autocast:
+                pixels = self.to_device(self.pixel_values(frames[start : start + self.frame_batch]))
+                with self.autocast():
                     self.model.forward_features(pixels)
         finally:
             for handle in handles:

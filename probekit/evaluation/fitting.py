@@ -71,8 +71,10 @@ def fit_fold(readout: Readout, kind: str, X: np.ndarray, y: np.ndarray, fold: np
     Parameters given as lists form a grid (scikit-learn's ``ParameterGrid``): every combination
     is fitted on the training rows and the one with the best inner score (the estimator's
     ``inner_score_``: the primary metric on its inner validation split of 20% of the training
-    families, the same split for every combination) is kept. None when the fold is empty or a
-    binary target has one class in training.
+    families, the same split for every combination) is kept. A grid over learning rate and weight
+    decay alone is fitted in one pass over the data where the estimator offers ``fit_grid`` (the
+    torch probes), with the same fits as one by one. None when the fold is empty or a binary
+    target has one class in training.
     """
     from sklearn.model_selection import ParameterGrid
 
@@ -86,11 +88,7 @@ def fit_fold(readout: Readout, kind: str, X: np.ndarray, y: np.ndarray, fold: np
     if kind == "binary" and len(np.unique(target[train])) < 2:
         return None
     est, best = None, -np.inf
-    for combo in grid:
-        candidate = factory(**combo)
-        if "random_state" in candidate.get_params():
-            candidate.set_params(random_state=seed + o)
-        candidate.fit(X[train], target[train], groups=groups[train])
+    for candidate in _fitted_grid(factory, grid, X[train], target[train], groups[train], seed + o):
         score = float(getattr(candidate, "inner_score_", np.nan))
         if est is None or score > best:
             est, best = candidate, score
@@ -105,3 +103,24 @@ def fit_fold(readout: Readout, kind: str, X: np.ndarray, y: np.ndarray, fold: np
         state = {name: np.asarray(getattr(est, name)) for name in ("coef_", "intercept_") if hasattr(est, name)}
     res["weights"] = {k.replace(".", "__"): np.asarray(v) for k, v in state.items()}
     return res
+
+
+def _fitted_grid(factory, grid: list[dict[str, Any]], X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> list:
+    """One fitted estimator per combination of ``grid``, in order (batched where the estimator can)."""
+    def make(combo: dict[str, Any]):
+        estimator = factory(**combo)
+        if "random_state" in estimator.get_params():
+            estimator.set_params(random_state=seed)
+        return estimator
+
+    varying = {key for key in grid[0] if len({repr(combo[key]) for combo in grid}) > 1}
+    if len(grid) > 1 and varying <= {"lr", "weight_decay"}:
+        first = make(grid[0])
+        if hasattr(first, "fit_grid") and not getattr(first, "dropout", 0.0):
+            return first.fit_grid(X, y, [{key: combo[key] for key in varying} for combo in grid], groups=groups)
+    fitted = []
+    for combo in grid:
+        estimator = make(combo)
+        estimator.fit(X, y, groups=groups)
+        fitted.append(estimator)
+    return fitted

@@ -10,9 +10,10 @@ import pandas as pd
 
 from probekit.errors import BadOptionError
 from probekit.evaluation.cache import ProbeCache
+from probekit.evaluation.executors import Executor, make_executor
 from probekit.evaluation.inputs import open_inputs
 from probekit.formats.run import base_manifest, store_role, write_manifest, write_tables
-from probekit.evaluation.suite import check_stages, load_suite
+from probekit.evaluation.suite import Suite, check_stages, load_suite
 from probekit.evaluation.sweep import Sweep
 from probekit.evaluation.targets import get_target, register_store_targets
 from probekit.probes.registry import get_readout
@@ -33,6 +34,9 @@ def run_probe(
     stages: list[str] | None = None,
     log: Callable[[str], None] | None = None,
     overwrite: bool = False,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    device: str | None = None,
 ) -> pd.DataFrame:
     """Probe one or more latent stores and write a run directory.
 
@@ -58,6 +62,14 @@ def run_probe(
     overwrite
         Replace a run directory that holds a run of other stores (without it, such a directory
         is refused; a re-run over the same stores resumes).
+    jobs
+        Local worker processes for the fits (joblib); each fit uses ``threads`` threads.
+    scheduler
+        Address of a dask.distributed scheduler whose workers run the fits (instead of ``jobs``).
+        Every way of running gives the same results as ``jobs=1``.
+    device
+        Device of the torch readouts (``mlp``, ``attentive``): ``auto``, ``cpu``, ``cuda`` or ``mps``
+        (default: the suite's, else cpu). Linear readouts always fit on the CPU.
 
     Returns
     -------
@@ -90,10 +102,22 @@ def run_probe(
         raise BadOptionError(f"--out {out}: is a file; give a folder for the run directory")
     if not out.parent.exists():
         raise BadOptionError(f"--out {out}: folder {out.parent} does not exist; create it first")
+    if device is not None:
+        _torch_readouts_on(parsed, device)
+    executor = make_executor(jobs, scheduler)
+    try:
+        return _run(stores, out, parsed, explicit, layers, threads, log, overwrite, executor)
+    finally:
+        executor.close()
+
+
+def _run(stores: list[str | os.PathLike], out: Path, parsed: Suite, explicit: bool, layers: dict[str, object] | None, threads: int,
+         log: Callable[[str], None] | None, overwrite: bool, executor: Executor) -> pd.DataFrame:
+    """The sweep and the stages of :func:`run_probe`, its fits run by ``executor``."""
     inputs = open_inputs([Path(p) for p in stores])
     _check_replacing(out, inputs, overwrite)
     out.mkdir(exist_ok=True)
-    sweep_obj = Sweep(inputs, parsed, ProbeCache(out / "probes"), targets_explicit=explicit, log=log)
+    sweep_obj = Sweep(inputs, parsed, ProbeCache(out / "probes"), targets_explicit=explicit, log=log, threads=max(1, int(threads)))
     manifest = base_manifest(inputs, parsed, parsed.folds, parsed.seed, out)
     write_manifest(out, manifest, complete=False)
     import torch
@@ -103,7 +127,7 @@ def run_probe(
     torch.set_num_threads(max(1, int(threads)))
     try:
         with threadpool_limits(limits=max(1, int(threads))):
-            result = sweep_obj.run(layers)
+            result = sweep_obj.run(layers, executor)
     finally:
         torch.set_num_threads(previous)
     roles = {item.label: store_role(item.control, str(item.attrs.get("encoder", "")), item.label, str(item.attrs.get("weights", "")))
@@ -114,6 +138,21 @@ def run_probe(
     for item in inputs:
         item.store.close()
     return table
+
+
+def _torch_readouts_on(suite: Suite, device: str) -> None:
+    """Set the ``device`` parameter of every readout whose estimators take one (the torch probes).
+
+    CPU leaves the parameters as they are, so fitted probes cached by CPU runs stay valid.
+    """
+    from probekit.devices import pick_device
+
+    resolved = pick_device(device)
+    if resolved.type == "cpu":
+        return
+    for name in suite.readouts:
+        if "device" in get_readout(name).regressor().get_params():
+            suite.params.setdefault(name, {})["device"] = str(resolved)
 
 
 def _check_replacing(out: Path, inputs, overwrite: bool) -> None:

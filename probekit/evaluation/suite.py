@@ -92,7 +92,8 @@ def readout_params_model(name: str) -> type[BaseModel]:
     A readout may declare ``params_model`` itself; fast (linear) readouts take the ridge and
     logistic grids; the others take their estimators' constructor arguments, typed by their
     defaults (numbers finite and positive where the default is, ``random_state`` excluded: the
-    suite's seed sets it).
+    suite's seed sets it); a number may also be given as a list, a grid whose combinations are
+    each fitted and chosen by the estimator's inner score).
     """
     readout = get_readout(name)
     declared = getattr(readout, "params_model", None)
@@ -116,6 +117,8 @@ def readout_params_model(name: str) -> type[BaseModel]:
                 kind = Str
             else:
                 continue
+            if not isinstance(default, (bool, str)):  # numbers may also be a list: a grid chosen by inner CV
+                kind = Union[kind, Annotated[list[kind], Field(min_length=1)]]
             fields[parameter.name] = (Optional[kind], None)
     return create_model(f"{name.title()}ReadoutParams", __base__=StrictModel, **fields)
 

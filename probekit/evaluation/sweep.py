@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from probekit.errors import BadOptionError
 from probekit.evaluation.cache import ProbeCache
 from probekit.evaluation.controls import ceiling_features, control_labels, geometry_features, nuisance_features
-from probekit.evaluation.conditional import CrossFit, baseline_designs, cross_fit_baseline, joint_estimator, joint_logistic, joint_ridge
-from probekit.evaluation.fitting import fit_estimator, fit_logistic, fit_ridge_group
+from probekit.evaluation.conditional import CrossFit, baseline_designs, cross_fit_baseline
+from probekit.evaluation.executors import Executor
 from probekit.evaluation.gains import GAIN_METRIC, gain_row, gain_terms, negligible_within_scenario
 from probekit.evaluation.inputs import StoreInput
 from probekit.evaluation.scoring import HIGHER_IS_BETTER, METRICS, compute, metric_inputs, score_rows
@@ -27,9 +27,9 @@ from probekit.evaluation.splits import family_folds
 from probekit.evaluation.suite import Suite
 from probekit.evaluation.targets import CATALOG, TargetData, build_target, n_slots, required_labels
 from probekit.formats.run import LABEL_STORE, store_role
+from probekit.evaluation.units import FitJob, FitUnit, JobResult, run_unit
 from probekit.formats.store import TOKEN_FRAMES
 from probekit.metrics import contrast_bootstrap, paired_bootstrap
-from probekit.probes.logistic_path import DEFAULT_CS
 from probekit.probes.registry import Readout, get_readout
 
 
@@ -120,10 +120,13 @@ class Sweep:
         Progress callback taking one line of text.
     grouped
         Keep True. False splits clips regardless of family (tests show the leak).
+    threads
+        BLAS and torch threads of each fit (in each worker when the fits run in parallel).
     """
 
-    def __init__(self, inputs: list[StoreInput], suite: Suite, cache: ProbeCache, *, targets_explicit: bool = False, log: Callable[[str], None] | None = None, grouped: bool = True) -> None:
+    def __init__(self, inputs: list[StoreInput], suite: Suite, cache: ProbeCache, *, targets_explicit: bool = False, log: Callable[[str], None] | None = None, grouped: bool = True, threads: int = 1) -> None:
         self.inputs = inputs
+        self.threads = int(threads)
         self.suite = suite
         self.cache = cache
         self.log = log or (lambda line: None)
@@ -273,38 +276,41 @@ class Sweep:
             if len(res["test"]):
                 self.cache.save(paths[int(fold_of[res["test"][0]])], res)
 
-    def _run_jobs(self, store_key: tuple[str, str], layer: int, readout: Readout, jobs: list[tuple[TargetData, str, np.ndarray, np.ndarray, np.ndarray]]) -> None:
-        """Fit ``jobs`` = [(task, control, X, keep, y)] and record out-of-fold predictions."""
+    def _plan_unit(self, store_key: tuple[str, str], layer: int, readout: Readout, jobs: list[tuple[TargetData, str, np.ndarray, np.ndarray, np.ndarray]]) -> tuple[FitUnit, list]:
+        """The unit of work of ``jobs`` = [(task, control, X, keep, y)] and each job's cache paths.
+
+        Cached jobs and jobs fitted one by one come first, then the linear jobs that share one
+        decomposition, group by group (the order the results are recorded in).
+        """
         store_label, store_hash = store_key
-        params = self.suite.params.get(readout.name, {})
-        ridge_groups: dict[tuple, list] = defaultdict(list)
+        unit = FitUnit(readout, layer, self.suite.params.get(readout.name, {}), self.n_folds, self.seed, self.threads)
+        single, grouped = [], []
+        ridge_groups: dict[tuple, int] = {}
         for data, control, X, keep, y in jobs:
             fold_of = self._fold_of(data, keep)
-            binary = data.spec.kind == "binary"
             cached, paths = self._cached(store_hash, layer, data, readout.name, control)
-            if cached is not None:
-                self.oof[(store_label, data.spec.name, data.slot, readout.name, control)][layer] = _assemble(cached, self.n_folds, fold_of, keep, binary)
-                self._joint(store_label, layer, readout, data, control, X, keep, y, fold_of, cached)
-                continue
-            if readout.fast and not binary:
+            job = FitJob((store_label, data.spec.name, data.slot, readout.name, control), data.spec.kind, X, y, keep, fold_of,
+                         self.families[data.clip[keep]], cached, self._joint_baselines(store_label, readout, data, control))
+            if cached is None and readout.fast and data.spec.kind != "binary":
                 signature = (id(X), len(keep), keep[:5].tobytes(), keep[-5:].tobytes())
-                ridge_groups[signature].append((data, control, X, keep, y, fold_of, paths))
-                continue
-            if readout.fast:
-                results = fit_logistic(X, y, fold_of, self.n_folds, params)
+                job.ridge_group = ridge_groups.setdefault(signature, len(ridge_groups))
+                grouped.append((job, paths))
             else:
-                fit_params = {k: v for k, v in params.items() if k not in ("alphas", "Cs")}
-                results = fit_estimator(readout, data.spec.kind, X, y, fold_of, self.families[data.clip[keep]], self.n_folds, fit_params, self.seed)
-            self._save(paths, results, fold_of)
-            self.oof[(store_label, data.spec.name, data.slot, readout.name, control)][layer] = _assemble(results, self.n_folds, fold_of, keep, binary)
-            self._joint(store_label, layer, readout, data, control, X, keep, y, fold_of, results)
-        for members in ridge_groups.values():
-            X, fold_of = members[0][2], members[0][5]
-            grouped = fit_ridge_group(X, [m[4] for m in members], fold_of, self.n_folds, params)
-            for (data, control, _, keep, y, _, paths), results in zip(members, grouped):
-                self._save(paths, results, fold_of)
-                self.oof[(store_label, data.spec.name, data.slot, readout.name, control)][layer] = _assemble(results, self.n_folds, fold_of, keep, False)
-                self._joint(store_label, layer, readout, data, control, X, keep, y, fold_of, results)
+                single.append((job, paths))
+        grouped.sort(key=lambda pair: pair[0].ridge_group)
+        unit.jobs = [job for job, _ in single + grouped]
+        return unit, [paths for _, paths in single + grouped]
+
+    def _record(self, unit: FitUnit, paths: list, results: list[JobResult]) -> None:
+        """Save fresh fits to the cache and keep every job's out-of-fold predictions."""
+        for job, job_paths, res in zip(unit.jobs, paths, results):
+            if job.cached is None:
+                self._save(job_paths, res.marginal, job.fold_of)
+            self.oof[job.key][unit.layer] = _assemble(res.marginal, self.n_folds, job.fold_of, job.keep, job.kind == "binary")
+            store, target, slot, readout, control = job.key
+            joint_store = self._joint_store(store, control)
+            for name, fold_results in res.joint.items():
+                self.joint[(joint_store, target, slot, readout, name)][unit.layer] = _assemble(fold_results, self.n_folds, job.fold_of, job.keep, False)
 
     # -- conditional probing -------------------------------------------------------------------
     def _baselines(self) -> None:
@@ -327,32 +333,30 @@ class Sweep:
                     self.crossfit[(grid.name, data.spec.name, data.slot, name)] = cross_fit_baseline(
                         name, designs, data.y, data.spec.kind == "binary", fold, self.n_folds, self.seed)
 
-    def _joint(self, store: str, layer: int, readout: Readout, data: TargetData, control: str, X: np.ndarray, keep: np.ndarray, y: np.ndarray, fold_of: np.ndarray, marginal: list[dict]) -> None:
-        """Fit the joint models [baseline + latents] of one readout at one layer."""
+    def _joint_store(self, store: str, control: str) -> str:
+        """Where a job's joint models are kept: the store, or ``<grid>:ceiling`` for the ceiling."""
+        if control == "ceiling" and store in {g.name for g in self.grids}:
+            return f"{self.grid_of[store].name}:ceiling"
+        return store
+
+    def _joint_baselines(self, store: str, readout: Readout, data: TargetData, control: str) -> list[tuple[str, CrossFit]]:
+        """The baselines to fit joint models [baseline + latents] against for one job."""
         is_ceiling = control == "ceiling" and store in {g.name for g in self.grids}
         if not (is_ceiling or (control == "none" and store in self._store_labels())) or data.spec.kind not in GAIN_METRIC:
-            return
+            return []
         grid = self.grid_of[store].name
-        if is_ceiling:
-            store = f"{grid}:ceiling"
         names = ["nuisance"] + (["geometry"] if readout.features == "object" else [])
-        params = self.suite.params.get(readout.name, {})
-        binary = data.spec.kind == "binary"
+        out = []
         for name in names:
             base = self.crossfit.get((grid, data.spec.name, data.slot, name))
             if base is None:
                 continue
-            if readout.fast and binary:
-                results = joint_logistic(X, y, base, keep, fold_of, self.n_folds, np.asarray(params.get("Cs", DEFAULT_CS), float))
-            elif readout.fast:
-                results = joint_ridge(X, y, base, keep, fold_of, self.n_folds, params)
-            elif not binary:
-                fit_params = {k: v for k, v in params.items() if k not in ("alphas", "Cs")}
-                results = joint_estimator(readout, X, y, base, keep, fold_of, self.families[data.clip[keep]], self.n_folds, fit_params, self.seed)
-            else:
-                self._skip_once(store, data, readout.name, "no joint model with a baseline offset for this readout on binary targets; its gain is not reported")
+            if not readout.fast and data.spec.kind == "binary":
+                self._skip_once(self._joint_store(store, control), data, readout.name,
+                                "no joint model with a baseline offset for this readout on binary targets; its gain is not reported")
                 continue
-            self.joint[(store, data.spec.name, data.slot, readout.name, name)][layer] = _assemble(results, self.n_folds, fold_of, keep, False)
+            out.append((name, base))
+        return out
 
     def _conditional(self) -> None:
         """Gains of every joint model over its baseline, and differences of gains between stores."""
@@ -402,12 +406,42 @@ class Sweep:
         return ""
 
     # -- the sweep -----------------------------------------------------------------------------
-    def run(self, layers_override: dict[str, Any] | None = None) -> SweepResult:
-        """Fit everything, then score, select and compare."""
-        override = layers_override or {}
-        controls = set(self.suite.controls)
+    def run(self, layers_override: dict[str, Any] | None = None, executor: Executor | None = None) -> SweepResult:
+        """Fit everything, then score, select and compare.
+
+        Parameters
+        ----------
+        layers_override
+            Per readout, the layers it runs on (``"all"``, ``"last"`` or a list).
+        executor
+            Where the fits run (:mod:`probekit.evaluation.executors`); default this process.
+            Every executor gives the same results: units are pure and recorded in order.
+        """
+        executor = executor or Executor()
         self._baselines()
-        self._label_controls(controls)
+        batch: list[tuple[FitUnit, list]] = []
+        for planned in self._units(layers_override or {}, set(self.suite.controls)):
+            batch.append(planned)
+            if len(batch) >= executor.batch:
+                self._run_batch(executor, batch)
+                batch = []
+        if batch:
+            self._run_batch(executor, batch)
+        self._score_all()
+        self._select()
+        self._compare()
+        self._conditional()
+        return self.result
+
+    def _run_batch(self, executor: Executor, batch: list[tuple[FitUnit, list]]) -> None:
+        results = executor.map(run_unit, [unit for unit, _ in batch])
+        for (unit, paths), res in zip(batch, results):
+            self._record(unit, paths, res)
+
+    def _units(self, override: dict[str, Any], controls: set[str]) -> Iterator[tuple[FitUnit, list]]:
+        """Every unit of work in the serial order: label baselines, then store by store, layer by layer."""
+        for grid in self.grids:
+            yield from self._grid_controls(grid, controls)
         for item in self.inputs:
             grid = self.grid_of[item.label]
             layers = item.store.layers
@@ -442,13 +476,9 @@ class Sweep:
                             yc = control_labels(grid.labels, self.scenarios, data, seed=self.seed)[keep]
                             if np.ptp(yc) > 0 and (data.spec.kind != "binary" or self._both_classes(yc, data.clip[keep])):
                                 jobs.append((data, "control_task", X, keep, yc))
-                    self._run_jobs((item.label, item.hash), layer, readout, jobs)
+                    if jobs:
+                        yield self._plan_unit((item.label, item.hash), layer, readout, jobs)
                 del feats
-        self._score_all()
-        self._select()
-        self._compare()
-        self._conditional()
-        return self.result
 
     def _fold_of(self, data: TargetData, keep: np.ndarray) -> np.ndarray:
         """Outer fold of each kept sample: its clip's (family's) fold; per sample if ungrouped."""
@@ -487,12 +517,8 @@ class Sweep:
             feats["mean"] = feats["time"].mean(axis=1)
         return feats
 
-    def _label_controls(self, controls: set[str]) -> None:
-        """Nuisance, geometry and ceiling baselines: features from the labels alone (per time grid)."""
-        for grid in self.grids:
-            self._grid_controls(grid, controls)
-
-    def _grid_controls(self, grid: TimeGrid, controls: set[str]) -> None:
+    def _grid_controls(self, grid: TimeGrid, controls: set[str]) -> Iterator[tuple[FitUnit, list]]:
+        """Units of the nuisance, geometry and ceiling baselines: features from the labels alone."""
         labels = grid.labels
         builders = []
         if "nuisance" in controls:
@@ -514,9 +540,9 @@ class Sweep:
                     continue
                 keep = np.arange(len(X))
                 jobs.append((data, control, X, keep, data.y))
-            # one readout instance per feature set; the ridge group signature uses id(X) so each
-            # task is fitted on its own features
-            self._run_jobs((grid.name, grid.hash), -1, readout, jobs)
+            # the ridge group signature uses id(X) so each task is fitted on its own features
+            if jobs:
+                yield self._plan_unit((grid.name, grid.hash), -1, readout, jobs)
 
     # -- scoring, selection, comparisons ---------------------------------------------------------
     def _store_labels(self) -> set[str]:

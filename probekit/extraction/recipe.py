@@ -36,6 +36,7 @@ class ExtractOptions(StrictModel):
     dtype: Literal["float16", "float32"] = "float16"
     batch_size: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] = 8
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     compression: Literal["none", "gzip", "lzf"] = "none"
     resume: Bool = False
     overwrite: Bool = False

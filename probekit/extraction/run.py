@@ -15,6 +15,7 @@ import torch
 
 from probekit.encoders import Encoder, create_encoder, resolve_layers
 from probekit.encoders.base import TokenLayout
+from probekit.devices import DEVICES, pick_device  # noqa: F401  (re-exported: the extraction's --device)
 from probekit.errors import BadOptionError
 from probekit.extraction.align import align_world_labels
 from probekit.extraction.pooling import parse_pool, pool_tokens
@@ -25,7 +26,6 @@ from probekit.formats.store import FRAME_MID, FRAME_ORDER, TOKEN_FRAMES, feature
 
 DTYPES = ("float16", "float32")
 COMPRESSIONS = ("none", "gzip", "lzf")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 @dataclass
@@ -41,6 +41,7 @@ class ExtractConfig:
     dtype: str = "float16"
     batch_size: int = 8
     device: str = "auto"
+    precision: str = "auto"
     compression: str = "none"
     resume: bool = False
     overwrite: bool = False
@@ -59,25 +60,6 @@ class ExtractConfig:
     recipe: str | None = None
     surprise: bool = False
     format: str | None = None
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto`` -> cuda, then mps, then cpu; others are checked for availability."""
-    if name not in DEVICES:
-        raise BadOptionError(f"--device {name!r}: use one of {', '.join(DEVICES)}")
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise BadOptionError("--device cuda: no CUDA device is available; use --device cpu or auto")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
-        raise BadOptionError("--device mps: MPS is not available; use --device cpu or auto")
-    if name == "cuda":
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device(name)
 
 
 def distributed_rank() -> tuple[int, int]:
@@ -205,7 +187,7 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
             "encoder": encoder.name, "init": encoder.init, "weight_hash": hash_, "layers": layers, "pool": list(pool),
             "dtype": config.dtype, "batch_size": config.batch_size, "source_hash": source_attrs["source_hash"],
             "sampling": sampling, "shuffle_frames": config.shuffle_frames, "clips": [start, stop], "world": world,
-            "rank": rank, "device": device.type, "compression": config.compression,
+            "rank": rank, "device": device.type, "precision": config.precision, "compression": config.compression,
             **({"surprise": surprise.windows.describe()} if surprise is not None else {}),
         }
         writer = UnitWriter(out, {**signature, "threads": torch.get_num_threads()}, resume=config.resume, overwrite=config.overwrite)
@@ -218,7 +200,7 @@ def run_extract(config: ExtractConfig, encoder: Encoder | None = None) -> Path:
             "per_frame": bool(layout.per_frame), "probekit_version": __version__, "pool": list(pool),
             "sampling": sampling, "preprocessing": {**encoder.preprocessing(), "geometry": encoder.geometry(height, width).as_dict()},
             "shuffle_frames_seed": -1 if config.shuffle_frames is None else int(config.shuffle_frames),
-            "batch_size": config.batch_size, "compression": config.compression, "recipe": config.recipe or "",
+            "batch_size": config.batch_size, "compression": config.compression, "precision": config.precision, "recipe": config.recipe or "",
             "rank": rank, "world_size": world, "clip_range": [start, stop], "n_source_clips": source.n_clips,
             **source_attrs, **{f"encoder_{k}": v for k, v in encoder.extra_attrs.items()},
             **({"surprise": surprise.windows.describe()} if surprise is not None else {}),
@@ -255,6 +237,7 @@ def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tu
         recorded = writer.recorded_signature.get("threads")
         if recorded and recorded != torch.get_num_threads():
             torch.set_num_threads(int(recorded))  # same thread count as the interrupted run: same bytes
+    encoder.precision = config.precision
     encoder.to(device)
     itemsize = np.dtype(config.dtype).itemsize
     width_guess = int(getattr(encoder, "width", 0) or encoder.config.get("hidden_size", 0) or 0)

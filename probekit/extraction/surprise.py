@@ -201,9 +201,9 @@ class WindowSurprise:
             import torch
 
             where = {k: (b, j) for b, row in enumerate(keys) for j, k in enumerate(row)}
-            pixels = self.encoder.pixel_values(video).to(self.encoder.device)
+            pixels = self.encoder.to_device(self.encoder.pixel_values(video))
             batch = torch.stack([pixels[where[k][0], starts[where[k][1]]:starts[where[k][1]] + size] for k in todo])
-            with self.encoder._autocast():
+            with self.encoder.autocast():
                 values = predictor_surprise(self.model, batch, self.windows.contexts).cpu().numpy()
             self.computed += len(todo)
             for k, v in zip(todo, values):

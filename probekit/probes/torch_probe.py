@@ -48,28 +48,72 @@ class TorchProbeMixin:
 
     # -- fit / predict --------------------------------------------------------------------------
     def _fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None):
+        self.__dict__.update(self._train(X, y, groups, [(self.lr, self.weight_decay)])[0])
+        return self
+
+    def fit_grid(self, X, y, settings: list[dict[str, float]], groups=None) -> list:
+        """Fit one probe per setting of ``lr`` / ``weight_decay``, all in one pass over the data.
+
+        Every probe starts from the same initial weights and sees the same batches as a probe of
+        that setting fitted alone (:meth:`fit`), and each has its own optimizer and schedule, so
+        each returned probe equals that fit (same ``state_`` and ``inner_score_``); the batches
+        are drawn, moved and iterated once for the whole grid.
+
+        Parameters
+        ----------
+        X, y, groups
+            As for :meth:`fit`.
+        settings
+            One dict per probe with ``lr`` and/or ``weight_decay`` (others as this probe's).
+
+        Returns
+        -------
+        list
+            Fitted probes (clones of this one with each setting), in the order of ``settings``.
+        """
+        from sklearn.base import clone
+
+        for setting in settings:
+            unknown = set(setting) - {"lr", "weight_decay"}
+            if unknown:
+                raise ValueError(f"fit_grid: only lr and weight_decay vary in one pass, not {sorted(unknown)}")
+        if getattr(self, "dropout", 0.0):
+            raise ValueError("fit_grid: dropout draws random numbers per probe; fit each setting alone")
+        probes = [clone(self).set_params(**setting) for setting in settings]
+        for probe in probes:
+            Xv, yv = probe._validate_X(X, reset=True, y=y)
+            if probe._task == "regression":
+                probe._y_ndim = np.ndim(yv)
+                yv = np.asarray(yv, dtype=np.float64)
+        results = probes[0]._train(Xv, yv, groups, [(p.lr, p.weight_decay) for p in probes])
+        for probe, fitted in zip(probes, results):
+            probe.__dict__.update(fitted)
+        return probes
+
+    def _train(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, settings: list[tuple[float, float]]) -> list[dict[str, Any]]:
+        """Train one module per ``(lr, weight_decay)`` over the same batches; the fitted attributes of each."""
         import torch
 
         if len(X) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 samples, got n_samples = {len(X)}")
         axes = tuple(range(X.ndim - 1))
-        self.x_mean_ = X.mean(axis=axes).astype(np.float32)
+        shared: dict[str, Any] = {"x_mean_": X.mean(axis=axes).astype(np.float32)}
         scale = X.std(axis=axes)
-        self.x_scale_ = np.where(scale > 0, scale, 1.0).astype(np.float32)
-        Xs = self._prepare_X(X)
+        shared["x_scale_"] = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        Xs = ((X - shared["x_mean_"]) / shared["x_scale_"]).astype(np.float32)
         if self._task == "regression":
             Y = y.reshape(len(y), -1).astype(np.float32)
-            self.y_mean_ = Y.mean(axis=0)
+            shared["y_mean_"] = Y.mean(axis=0)
             ys = Y.std(axis=0)
-            self.y_scale_ = np.where(ys > 0, ys, 1.0).astype(np.float32)
-            T = (Y - self.y_mean_) / self.y_scale_
+            shared["y_scale_"] = np.where(ys > 0, ys, 1.0).astype(np.float32)
+            T = (Y - shared["y_mean_"]) / shared["y_scale_"]
             n_out = T.shape[1]
         else:
             check_classification_targets(y)
-            self.classes_, T = np.unique(y, return_inverse=True)
-            if len(self.classes_) < 2:
+            shared["classes_"], T = np.unique(y, return_inverse=True)
+            if len(shared["classes_"]) < 2:
                 raise ValueError(f"{type(self).__name__} needs at least 2 classes, got one class")
-            n_out = len(self.classes_)
+            n_out = len(shared["classes_"])
         splitter = (GroupShuffleSplit if groups is not None else ShuffleSplit)(
             n_splits=1, test_size=self.val_fraction, random_state=self.random_state
         )
@@ -77,12 +121,17 @@ class TorchProbeMixin:
             train, val = np.arange(len(X)), np.arange(len(X))
         else:
             train, val = next(splitter.split(Xs, groups=groups))
-        gen = torch.Generator().manual_seed(0 if self.random_state is None else int(self.random_state))
-        torch.manual_seed(0 if self.random_state is None else int(self.random_state))
-        module = self._build_module(Xs.shape[-1], n_out, Xs.shape[1:]).to(self.device)
-        opt = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        seed = 0 if self.random_state is None else int(self.random_state)
+        gen = torch.Generator().manual_seed(seed)
         steps_per_epoch = int(np.ceil(len(train) / self.batch_size))
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.max_epochs * steps_per_epoch))
+        modules, optimizers, schedules = [], [], []
+        for lr, weight_decay in settings:
+            torch.manual_seed(seed)  # every setting starts from the weights it gets when fitted alone
+            module = self._build_module(Xs.shape[-1], n_out, Xs.shape[1:]).to(self.device)
+            opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+            modules.append(module)
+            optimizers.append(opt)
+            schedules.append(torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.max_epochs * steps_per_epoch)))
         xt = torch.as_tensor(Xs[train], device=self.device)
         xv = torch.as_tensor(Xs[val], device=self.device)
         if self._task == "regression":
@@ -95,31 +144,34 @@ class TorchProbeMixin:
             tt = torch.as_tensor(T[train], device=self.device)
             tv = torch.as_tensor(T[val], device=self.device)
             loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
-        best_score, best_loss, best_state = -np.inf, np.inf, None
+        best: list[dict[str, Any]] = [{"score": -np.inf, "loss": np.inf, "state": None} for _ in settings]
         for _ in range(self.max_epochs):
-            module.train()
+            for module in modules:
+                module.train()
             order = torch.randperm(len(train), generator=gen).to(self.device)
             for start in range(0, len(train), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                opt.zero_grad()
-                loss = loss_fn(module(xt[idx]), tt[idx])
-                loss.backward()
-                opt.step()
-                sched.step()
-            module.eval()
-            with torch.no_grad():
-                out = module(xv)
-                val_loss = float(loss_fn(out, tv))
-            score = self._primary_score(out.cpu().numpy(), T[val])
-            if best_state is None or score > best_score or (score == best_score and val_loss < best_loss):
-                best_score, best_loss = score, val_loss
-                best_state = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
-        self.state_ = best_state
-        self.n_outputs_ = n_out
-        self.input_shape_ = tuple(Xs.shape[1:])
-        self.val_loss_ = best_loss
-        self.inner_score_ = float(best_score)
-        return self
+                xb, tb = xt[idx], tt[idx]
+                for opt in optimizers:
+                    opt.zero_grad()
+                # one backward for the grid: each module's gradient is that of its own loss
+                torch.stack([loss_fn(module(xb), tb) for module in modules]).sum().backward()
+                for opt, sched in zip(optimizers, schedules):
+                    opt.step()
+                    sched.step()
+            for module, kept in zip(modules, best):
+                module.eval()
+                with torch.no_grad():
+                    out = module(xv)
+                    val_loss = float(loss_fn(out, tv))
+                score = self._primary_score(out.cpu().numpy(), T[val])
+                if kept["state"] is None or score > kept["score"] or (score == kept["score"] and val_loss < kept["loss"]):
+                    kept.update(score=score, loss=val_loss, state={k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()})
+        return [
+            {**shared, "state_": kept["state"], "n_outputs_": n_out, "input_shape_": tuple(Xs.shape[1:]), "val_loss_": kept["loss"],
+             "inner_score_": float(kept["score"])}
+            for kept in best
+        ]
 
     def _primary_score(self, out: np.ndarray, truth: np.ndarray) -> float:
         """Primary metric on the validation split: mean R² over outputs, or balanced accuracy."""

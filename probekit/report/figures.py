@@ -420,7 +420,9 @@ def umap_embedding(
     seed
         UMAP's random state.
     """
-    import umap
+    from probekit.report.umap_cache import import_umap
+
+    umap = import_umap()
 
     features = np.asarray(features, dtype=np.float32)
     if features.ndim != 2 or len(features) < 5:
