@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -47,9 +48,27 @@ def extract(
         "stride": stride, "on_bad_video": on_bad_video, "trust_remote_code": trust_remote_code or None, "seed": seed,
         "threads": threads, "max_clips": max_clips, "progress": progress, "surprise": surprise or None,
     })
+    started = time.perf_counter()
     with _owned(config):
         path = run_extract(config)
     typer.echo(str(path))
+    typer.echo(extract_summary(path, time.perf_counter() - started), err=True)
+
+
+def extract_summary(path: Path, seconds: float) -> str:
+    """The end summary of an extraction: time, rate, the store written, and the weights used."""
+    from probekit.progress import summary_line
+    from probekit.report.build import WEIGHT_WORDS
+    from probekit.store import Store
+
+    with Store(path) as store:
+        attrs, n_clips, layers = store.attrs, store.n_clips, store.layers
+    text = summary_line("extract", seconds, count=n_clips, unit="clips", written=[path])
+    weights = str(attrs.get("weights", ""))
+    digest = str(attrs.get("weight_hash", ""))
+    digest = f", sha256 {digest[:16]}" if digest and digest != "none" else ""
+    return (f"{text}\nextract: store {attrs.get('label', '') or attrs.get('encoder', '?')}: encoder {attrs.get('encoder', '?')} "
+            f"with {WEIGHT_WORDS.get(weights, weights)}{digest}; {len(layers)} layer{'s' if len(layers) != 1 else ''}")
 
 
 @contextlib.contextmanager

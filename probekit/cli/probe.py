@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -47,10 +48,30 @@ def probe(
                     layers[name] = [int(v) for v in value.split(",")]
                 except ValueError:
                     raise BadOptionError(f"--{name}-layers {value!r}: give all, last or a comma list of layer indices") from None
-    log = None if quiet else (lambda line: typer.echo(line, err=True))
+    from probekit.progress import echo
+
+    log = None if quiet else echo
+    started = time.perf_counter()
     with owned_output(out, [("STORE", store) for store in stores]):
         table = run_probe(
             stores, out, suite=suite, readouts=_split(readouts), targets=_split(targets), folds=folds, seed=seed, layers=layers,
             n_boot=n_boot, threads=threads, stages=_split(stages), log=log, overwrite=overwrite,
         )
     typer.echo(f"wrote {out} ({len(table)} result rows)")
+    typer.echo(probe_summary(out, time.perf_counter() - started), err=True)
+
+
+def probe_summary(out: Path, seconds: float) -> str:
+    """The end summary of a probe run: time, what was written, and the run's headline (the report's)."""
+    from probekit.progress import summary_line
+    from probekit.report.headline import headline_lines
+    from probekit.rundir import STORE_CONTROLS, load_run
+
+    run = load_run(out)
+    own = run.results[run.results["control"].isin(STORE_CONTROLS) & (run.results["layer"] >= 0)]
+    fitted = len(own[["store", "layer"]].drop_duplicates())
+    lines = [summary_line("probe", seconds, count=fitted, unit="store x layer", written=[out]),
+             f"probe: stages {', '.join(run.stages)}; headline (readout and layer chosen by inner CV):"]
+    lines += ["  " + line for line in headline_lines(run)]
+    lines.append(f"probe: the full report: probekit report {out}")
+    return "\n".join(lines)

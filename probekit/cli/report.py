@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -28,7 +29,11 @@ def report(
 
     validate_options(ReportOptions, "report", min_gain=min_gain, seed=seed)
     target = out if out is not None else Path("reports") / f"{run_dir.resolve().name}.html"
+    started = time.perf_counter()
     with owned_output(target, [("RUN_DIR", run_dir)], create_parent=True):
         written = write_report(run_dir, target, overwrite=overwrite, umap_target=umap_target,
                                thresholds=Thresholds(min_gain=min_gain), seed=seed)
     typer.echo(f"report written to {written}")
+    from probekit.progress import summary_line
+
+    typer.echo(summary_line("report", time.perf_counter() - started, written=[written]), err=True)

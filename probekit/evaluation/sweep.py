@@ -127,6 +127,7 @@ class Sweep:
         self.suite = suite
         self.cache = cache
         self.log = log or (lambda line: None)
+        self.show_progress = log is not None
         self.grouped = grouped
         self.n_folds = suite.folds
         self.seed = suite.seed
@@ -410,15 +411,22 @@ class Sweep:
         controls = set(self.suite.controls)
         self._baselines()
         self._label_controls(controls)
+        from probekit.progress import progress
+
+        plans = {item.label: {name: set(self._readout_layers(name, item.store.layers, override)) for name in self.suite.readouts}
+                 for item in self.inputs}
+        n_layers = sum(1 for item in self.inputs for layer in item.store.layers
+                       if any(layer in layers for layers in plans[item.label].values()))
+        bar = progress(total=n_layers, desc="probe", unit="store x layer", enabled=self.show_progress)
         for item in self.inputs:
             grid = self.grid_of[item.label]
             layers = item.store.layers
-            plan = {name: set(self._readout_layers(name, layers, override)) for name in self.suite.readouts}
+            plan = plans[item.label]
             for layer in layers:
                 active = [get_readout(name) for name in self.suite.readouts if layer in plan[name]]
                 if not active:
                     continue
-                self.log(f"{item.label}: layer {layer} ({', '.join(r.name for r in active)})")
+                bar.set_postfix_str(f"{item.label} layer {layer} ({', '.join(r.name for r in active)})")
                 feats = self._load_layer(item, layer, {r.features for r in active})
                 for readout in active:
                     if readout.features not in feats:
@@ -446,6 +454,8 @@ class Sweep:
                                 jobs.append((data, "control_task", X, keep, yc))
                     self._run_jobs((item.label, item.hash), layer, readout, jobs)
                 del feats
+                bar.update(1)
+        bar.close()
         self._score_all()
         self._select()
         self._compare()

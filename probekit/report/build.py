@@ -16,7 +16,6 @@ import pandas as pd
 from probekit.errors import BadOptionError
 from probekit.report.diagnosis import (
     METRIC_NAMES,
-    PATTERNS,
     TargetDiagnosis,
     Thresholds,
     diagnose,
@@ -24,12 +23,11 @@ from probekit.report.diagnosis import (
     sentence,
     target_name,
 )
+from probekit.report.headline import headline as run_headline
 from probekit.report.sections import Section, render_figure, stage_sections
 from probekit.report.verdicts import GainMargins, format_gains, headline_rows, judge
 from probekit.rundir import STORE_CONTROLS, Run, load_run
 
-#: Short metric names for the headline.
-METRIC_SHORT = {"r2": "R²", "balanced_accuracy": "bal. acc.", "auroc": "AUROC", "accuracy": "acc.", "geodesic_deg": "deg", "mae": "MAE"}
 #: How the plain statement of weights reads, per ``weights`` value.
 WEIGHT_WORDS = {
     "trained": "trained weights (shipped with probekit)",
@@ -287,16 +285,7 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
     weights_lines = [
         f"{row['label']}: {row['encoder']} with {row['weights']}" for row in _store_provenance(run)
     ]
-    headline = []
-    for store in run.stores:
-        parts = []
-        for pattern in PATTERNS:
-            names = [f"{d.name} ({METRIC_SHORT.get(d.metric, d.metric)} {fmt(d.chosen.score.score)}, gain {fmt(d.chosen.gain, signed=True)})"
-                     for d in scored if d.store == store and d.pattern == pattern]
-            if names:
-                parts.append((pattern, ", ".join(names)))
-        if parts:
-            headline.append((store, parts))
+    headline = run_headline(scored, run.stores)
     verdicts = judge(run.gains, selection) if not run.gains.empty else []
     return {
         "verdict_table": headline_rows(verdicts) if verdicts else None,
