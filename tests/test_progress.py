@@ -9,34 +9,13 @@ import io
 import os
 import re
 import struct
-import subprocess
-import sys
 import termios
 import time
 
 import h5py
-import pytest
 
-from conftest import REPO_ROOT, _cli_env
+from tiny_cli_run import cli as _cli, planted_cli_run
 from probekit.progress import LineProgress, format_duration, progress, summary_line
-
-SMALL_SUITE = """[suite]
-name = "summary-e2e"
-targets = ["position_camera", "acceleration"]
-readouts = ["linear", "object"]
-controls = ["nuisance", "geometry"]
-folds = 3
-seed = 0
-n_boot = 50
-"""
-
-
-def _cli(*args, interval: str = "0", cwd=None) -> subprocess.CompletedProcess:
-    env = _cli_env()
-    env["PROBEKIT_PROGRESS_INTERVAL"] = interval
-    return subprocess.run([sys.executable, "-m", "probekit", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd or REPO_ROOT, timeout=600)
-
 
 def test_off_a_terminal_progress_is_whole_lines_with_counts_and_eta():
     out = io.StringIO()  # not a terminal
@@ -129,17 +108,10 @@ def test_generate_and_extract_end_with_a_summary_off_a_terminal(tmp_path):
     assert f"sha256 {digest[:16]}" in result.stderr and "2 layers" in result.stderr
 
 
-def test_probe_summary_states_the_planted_answer(tmp_path):
+def test_probe_summary_states_the_planted_answer(tmp_path_factory):
     """The planted store encodes acceleration in its object tokens at layer 3 and slot 0's position
     linearly in the pooled vector at layer 1 (probekit.testing): the summary must say so."""
-    from probekit.testing import write_planted_store
-
-    store = write_planted_store(tmp_path / "planted.h5", forms=("noise", "linear", "nonlinear", "object"), dim=8,
-                                n_clips=48, n_steps=4, seed=3)
-    suite = tmp_path / "suite.toml"
-    suite.write_text(SMALL_SUITE)
-    result = _cli("probe", store, "--out", tmp_path / "run", "--suite", suite)
-    assert result.returncode == 0, result.stderr
+    _, result = planted_cli_run(tmp_path_factory)
     err = result.stderr
     # one progress line per store x layer off a terminal (interval 0), and no old per-layer log lines
     assert re.search(r"^probe: 4/4 store x layer \(100%\)", err, re.MULTILINE), err
