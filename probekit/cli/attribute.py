@@ -8,6 +8,11 @@ from typing import Optional
 
 import typer
 
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit attribute runs/x --data worlds.h5 --targets contact --method ig,saliency --clips 8',
+)
+
 
 def _split(value: Optional[str]) -> Optional[list[str]]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None

@@ -6,6 +6,12 @@ from pathlib import Path
 
 import typer
 
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit demo --out reports/demo',
+    'probekit demo --quick --out reports/quick',
+)
+
 
 def demo(
     out: Path = typer.Option(Path("reports/demo"), "--out", help="Folder for the world file, stores, run directory and report."),

@@ -7,6 +7,11 @@ from typing import Optional
 
 import typer
 
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit evaluate --weights runs/train/model --out runs/eval',
+)
+
 
 def evaluate(
     out: Path = typer.Option(..., "--out", help="Folder for held-out worlds, stores, probe run, report and evaluation.json."),

@@ -9,6 +9,13 @@ from typing import Iterator, Optional
 
 import typer
 
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit extract tiny-vjepa2 --data worlds.h5 --out latents/tiny.h5',
+    'probekit extract tiny-vjepa2 --data worlds.h5 --out latents/twin.h5 --init random',
+    'probekit extract --data worlds.h5 --encoder hf:facebook/vjepa2-vitl-fpc64-256 --layers 0,8,16,-1 --out latents/vitl.h5',
+)
+
 
 def extract(
     recipe: Optional[Path] = typer.Argument(None, help="A recipe: a shipped name such as tiny-vjepa2, or a TOML path; flags override it."),

@@ -8,6 +8,13 @@ from typing import Optional
 
 import typer
 
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit generate --out worlds.h5 --clips 64 --seed 0',
+    'probekit generate --out voe.h5 --voe',
+    'probekit generate --out cf.h5 --clips 32 --counterfactuals --violations permanence,solidity --workers 2',
+)
+
 #: ``--voe``: the violation-of-expectation world set. Scenario ``i mod 3`` per family, so
 #: ``clips = 180`` gives 60 possible/impossible pairs for each of the five principles
 #: (occlude: permanence and immutability; collide: solidity; drop: gravity and continuity).

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-EXAMPLE = "probekit info worlds.h5    probekit info latents/tiny.h5    probekit info runs/x    probekit info runs/x --json"
+#: Shown under the command's help.
+EXAMPLES = ("probekit info worlds.h5", "probekit info latents/tiny.h5", "probekit info runs/x", "probekit info runs/x --json")
 
 
 def info(

@@ -8,6 +8,12 @@ from typing import List, Optional
 
 import typer
 
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit probe latents/tiny.h5 latents/twin.h5 latents/pixels.h5 --out runs/x',
+    'probekit probe latents/tiny.h5 --out runs/q --suite quick --readouts linear,object --targets position_camera,contact',
+)
+
 
 def _split(value: Optional[str]) -> Optional[list[str]]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
@@ -16,15 +22,15 @@ def _split(value: Optional[str]) -> Optional[list[str]]:
 def probe(
     stores: List[Path] = typer.Argument(..., help="One or more latent stores (.h5) over the same clips."),
     out: Path = typer.Option(..., "--out", help="Run directory to write (re-running resumes from its probes/)."),
-    suite: Optional[str] = typer.Option(None, "--suite", help="Suite: a TOML path or a shipped name (physics, quick, reference); default physics."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="Suite: a TOML path or a shipped name (physics, quick, reference)."),
     readouts: Optional[str] = typer.Option(None, "--readouts", help="Comma list: linear,object,mlp,attentive."),
-    targets: Optional[str] = typer.Option(None, "--targets", help="Comma list of targets (default: the suite's)."),
+    targets: Optional[str] = typer.Option(None, "--targets", help="Comma list of targets."),
     folds: Optional[int] = typer.Option(None, "--folds", help="Outer folds (grouped by family)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of folds, bootstraps and torch probes."),
     attentive_layers: Optional[str] = typer.Option(None, "--attentive-layers", help="Layers for the attentive probe: all, last or a comma list."),
     mlp_layers: Optional[str] = typer.Option(None, "--mlp-layers", help="Layers for the MLP probe: all, last or a comma list."),
     n_boot: Optional[int] = typer.Option(None, "--n-boot", help="Bootstrap replicates for intervals."),
-    stages: Optional[str] = typer.Option(None, "--stages", help="Comma list of stages to run after the probes (default: the suite's)."),
+    stages: Optional[str] = typer.Option(None, "--stages", help="Comma list of stages to run after the probes."),
     threads: int = typer.Option(1, "--threads", help="BLAS/torch threads while fitting (1 is fastest for small stores)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run directory that holds a run of other stores."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),

@@ -8,6 +8,11 @@ from typing import Optional
 
 import typer
 
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit report runs/x --out reports/x.html',
+)
+
 
 def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by `probekit probe --out DIR`."),

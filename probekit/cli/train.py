@@ -8,6 +8,12 @@ from typing import Optional
 
 import typer
 
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit train tiny-vjepa2 --out runs/train',
+    'probekit train tiny-vjepa2 --out runs/train --resume',
+)
+
 
 def train(
     recipe: Path = typer.Argument(..., help="Training recipe: a TOML path or a shipped name such as tiny-vjepa2 (extract/tiny-vjepa2.train.toml)."),
