@@ -63,6 +63,8 @@ class LineProgress(tqdm):
             self.fp.write(text + "\n")
             self.fp.flush()
             self._shown_n = self.n
+            if msg is None:  # the next line is due an interval after this one, whoever wrote it
+                self.last_print_t, self.last_print_n = self._time(), self.n
         return True
 
     def set_postfix(self, ordered_dict=None, refresh: bool = True, **kwargs) -> None:  # noqa: D102 - lines keep their pace

@@ -122,3 +122,14 @@ def test_probe_summary_states_the_planted_answer(tmp_path_factory):
     assert re.search(r"^    entangled: position_camera \[slot 0\] \(linear L1, R² ", err, re.MULTILINE), err
     assert re.search(r"acceleration \[slot 0\] · \S+ \(object\): encoded, \+0\.\d+ \[\+", err), err
     assert "probekit report" in err
+
+
+def test_off_a_terminal_steps_within_the_interval_write_no_line():
+    out = io.StringIO()
+    bar = LineProgress(total=50, desc="train", unit="step", file=out, interval=3600)
+    for _ in range(50):
+        bar.update(1)
+        bar.set_postfix(loss="0.5")
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("train: 0/50 step") and lines[-1].startswith("train: 50/50 step") and len(lines) == 2

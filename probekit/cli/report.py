@@ -37,7 +37,7 @@ def report(
     started = time.perf_counter()
     with owned_output(target, [("RUN_DIR", run_dir)], create_parent=True):
         written = write_report(run_dir, target, overwrite=overwrite, umap_target=umap_target,
-                               thresholds=Thresholds(min_gain=min_gain), seed=seed)
+                               thresholds=Thresholds(min_gain=min_gain), seed=seed, progress=True)
     typer.echo(f"report written to {written}")
     from probekit.progress import summary_line
 
