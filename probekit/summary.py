@@ -106,9 +106,11 @@ def _world_clip_counts(f: h5py.File) -> list[str]:
     return lines
 
 
-#: What each kind of store stands for in a run (``control`` of the manifest's inputs).
-STORE_ROLES = {"none": "encoder under test", "random_init": "random-weight twin (baseline)", "pixels": "pixels (baseline)",
-               "shuffled": "shuffled frames (baseline)"}
+#: What each store stands for in a run, by the manifest's ``role`` of its input (or, in runs that
+#: record none, the role its ``control`` implies).
+STORE_ROLES = {"encoder": "encoder under test", "random_twin": "random-weight twin (baseline)", "pixels": "pixels (baseline)",
+               "shuffled": "shuffled frames (baseline)", "planted": "planted-signal reference (known answer)"}
+ROLE_OF_CONTROL = {"none": "encoder", "random_init": "random_twin", "pixels": "pixels", "shuffled": "shuffled"}
 
 
 def report_candidates(run_dir: str | os.PathLike) -> list[Path]:
@@ -150,9 +152,10 @@ def describe_run(path: str | os.PathLike) -> str:
              f"probekit {manifest.get('probekit_version', 'n/a')})", "stores:"]
     for label in run.stores:
         entry = run.input(label)
-        role = STORE_ROLES.get(str(entry.get("control", "none")), str(entry.get("control")))
-        if role == STORE_ROLES["none"] and str(entry.get("weights", "")) == "planted":
-            role = "planted-signal reference (known answer)"
+        role = str(entry.get("role") or ROLE_OF_CONTROL.get(str(entry.get("control", "none")), entry.get("control")))
+        if role == "encoder" and str(entry.get("weights", "")) == "planted":
+            role = "planted"
+        role = STORE_ROLES.get(role, role)
         layers = [int(v) for v in entry.get("layers", [])]
         file = run.store_path(label)
         weights = str(entry.get("weights", ""))
