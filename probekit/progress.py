@@ -42,14 +42,17 @@ def line_interval() -> float:
 
 
 class LineProgress(tqdm):
-    """A tqdm progress that writes whole lines: one at the start, then one every ``interval``
-    seconds while work goes on (whether or not a step finished), and one at the end."""
+    """A tqdm progress that writes whole lines: one every ``interval`` seconds while work goes on
+    (whether or not a step finished) and one at the end; none at the start, so a command that
+    stops at once on a bad input still says only its one ``error:`` line."""
 
     def __init__(self, *args, interval: float = DEFAULT_INTERVAL, **kwargs) -> None:
         self._interval = interval
         self._stop = threading.Event()
+        self._writing = False  # tqdm displays once while it starts: that line is left out
         kwargs.setdefault("bar_format", LINE_FORMAT)
         super().__init__(*args, mininterval=interval, maxinterval=max(interval, 1.0), miniters=1, **kwargs)
+        self._writing = True
         self._ticker = None
         if not self.disable and interval > 0:
             # the ticker holds the bar weakly: a bar dropped without close() (an exception) goes quiet
@@ -59,7 +62,7 @@ class LineProgress(tqdm):
 
     def display(self, msg: str | None = None, pos: int | None = None) -> bool:  # noqa: D102 - tqdm's hook
         text = (self.__str__() if msg is None else msg).strip()
-        if text:
+        if text and self._writing:
             self.fp.write(text + "\n")
             self.fp.flush()
             self._shown_n = self.n
@@ -82,11 +85,18 @@ class LineProgress(tqdm):
     def moveto(self, n: int) -> None:  # noqa: D102 - lines, no cursor
         return None
 
+    def __exit__(self, exc_type, exc_value, traceback):  # noqa: D105 - an error ends quietly: its message says it
+        if exc_type is not None:
+            self._writing = False
+        return super().__exit__(exc_type, exc_value, traceback)
+
     def close(self) -> None:
         """Stop the periodic lines and write the last one (unless it was just written)."""
         self._stop.set()
         if self.disable:
             return
+        if sys.exc_info()[0] is not None:  # closed while an error propagates (a finally: clause): its message says it
+            self._writing = False
         with self._lock:
             if getattr(self, "_shown_n", None) != self.n:
                 self._ema_dt = lambda: None  # overall rate in the last line

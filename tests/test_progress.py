@@ -13,6 +13,7 @@ import termios
 import time
 
 import h5py
+import pytest
 
 from tiny_cli_run import cli as _cli, planted_cli_run
 from probekit.progress import LineProgress, format_duration, progress, summary_line
@@ -26,9 +27,8 @@ def test_off_a_terminal_progress_is_whole_lines_with_counts_and_eta():
             bar.update(1)
     lines = out.getvalue().splitlines()
     assert "\r" not in out.getvalue()
-    assert lines[0].startswith("probe: 0/4 store x layer (0%)")
-    assert lines[-1].startswith("probe: 4/4 store x layer (100%)") and "ETA" in lines[-1]
-    assert len(lines) == len(set(lines))  # the last line is not written twice
+    # none at the start (the default interval has not passed), one at the end, written once
+    assert lines == [lines[-1]] and lines[-1].startswith("probe: 4/4 store x layer (100%)") and "ETA" in lines[-1]
 
 
 def test_off_a_terminal_lines_keep_coming_while_one_step_runs():
@@ -132,4 +132,18 @@ def test_off_a_terminal_steps_within_the_interval_write_no_line():
         bar.set_postfix(loss="0.5")
     bar.close()
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("train: 0/50 step") and lines[-1].startswith("train: 50/50 step") and len(lines) == 2
+    assert len(lines) == 1 and lines[0].startswith("train: 50/50 step")
+
+
+def test_off_a_terminal_a_step_that_fails_at_once_writes_no_line():
+    out = io.StringIO()
+    with pytest.raises(ValueError):
+        with progress(total=5, desc="attribute", unit="clip", file=out):
+            raise ValueError("bad input")
+    bar = progress(total=5, desc="extract", unit="clip", file=out)
+    with pytest.raises(ValueError):
+        try:
+            raise ValueError("bad input")
+        finally:
+            bar.close()
+    assert out.getvalue() == ""
