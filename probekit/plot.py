@@ -20,7 +20,7 @@ from probekit.report.diagnosis import Thresholds, diagnose
 from probekit.report.latents import label_per_point
 from probekit.rundir import Run
 
-__all__ = ["layer_curves", "heatmap", "selectivity", "diagnosis_summary", "umap", "store_colors"]
+__all__ = ["layer_curves", "heatmap", "selectivity", "diagnosis_summary", "umap", "frames", "store_colors"]
 
 RunLike = Union[Run, pd.DataFrame]
 
@@ -38,13 +38,29 @@ def store_colors(stores: Sequence[str]) -> dict:
     return figures.store_colors(stores)
 
 
+def _depths_and_roles(run: RunLike) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Encoder depth per store and slot roles per scenario, read from the run's stores and their
+    world file when they are on disk (empty otherwise)."""
+    if not isinstance(run, Run):
+        return {}, {}
+    from probekit.report.sources import encoder_depths, slot_roles, world_of
+
+    world, _ = world_of(run)
+    return encoder_depths(run), (slot_roles(world) if world is not None else {})
+
+
 def layer_curves(run: RunLike, target: str, slot: int = -1, *, metric: str | None = None, scenario: str = "all",
                  stores: Sequence[str] | None = None) -> Figure:
     """Score against layer for one target, one line per store and readout, with intervals,
-    controls, ceiling and chance (see :func:`probekit.report.figures.layer_curves`)."""
+    controls, ceiling and chance (see :func:`probekit.report.figures.layer_curves`); relative
+    depth on x when the stores differ in depth, the slot's roles in the title."""
+    from probekit.report.sources import slot_role_text
+
     results, selection, order = _split(run)
+    depths, roles = _depths_and_roles(run)
     return figures.layer_curves(results, target, slot, metric=metric, selection=selection,
-                                stores=stores or order, scenario=scenario)
+                                stores=stores or order, scenario=scenario, n_layers=depths,
+                                slot_roles=slot_role_text(roles, slot))
 
 
 def heatmap(run: RunLike, *, stores: Sequence[str] | None = None) -> Figure:
@@ -56,7 +72,7 @@ def heatmap(run: RunLike, *, stores: Sequence[str] | None = None) -> Figure:
 def selectivity(run: RunLike, *, stores: Sequence[str] | None = None) -> Figure:
     """Control-task selectivity against layer, one panel per target."""
     results, _, order = _split(run)
-    return figures.selectivity(results, stores=stores or order)
+    return figures.selectivity(results, stores=stores or order, n_layers=_depths_and_roles(run)[0])
 
 
 def diagnosis_summary(run: RunLike, thresholds: Thresholds = Thresholds()) -> Figure:
@@ -94,9 +110,22 @@ def umap(store, layer: int, color: np.ndarray | str, *, slot: int = 0, kind: str
         raise ValueError(f"color has {len(values)} values for {len(flat)} latent vectors")
     keep = np.isfinite(flat).all(axis=1) & np.isfinite(values)
     flat, values = flat[keep], values[keep]
+    shown = f"{len(flat)} {kind}-pooled latent vectors"
     if len(flat) > max_points:
         pick = np.sort(np.random.default_rng(seed).choice(len(flat), max_points, replace=False))
         flat, values = flat[pick], values[pick]
-    encoder = store.attrs.get("encoder", "store")
-    return figures.umap_embedding(flat, values, title=f"{encoder}, layer {layer}, {kind}-pooled latents",
-                                  color_label=label, seed=seed)
+        shown = f"a seeded subsample of {max_points} of {shown}"
+    encoder = store.attrs.get("label") or store.attrs.get("encoder", "store")
+    return figures.umap_embedding(flat, values, title=f"{encoder}, layer {layer}: {shown}", color_label=label, seed=seed)
+
+
+def frames(run: Run, n_frames: int = 5) -> Figure:
+    """One clip per scenario with its objects' masks and slot roles, from the world file the
+    run's stores were extracted from (see :func:`probekit.report.figures.frame_strip`)."""
+    from probekit.errors import FileFormatError
+    from probekit.report.sources import scenario_strips, world_of
+
+    world, why = world_of(run)
+    if world is None:
+        raise FileFormatError(f"{run.path}: no frames to show: {why}")
+    return figures.frame_strip(scenario_strips(world, n_frames))

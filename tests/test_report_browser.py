@@ -9,11 +9,13 @@ without it this test fails, it does not skip. The screenshot is kept as
 from __future__ import annotations
 
 import json
+
+import h5py
 from pathlib import Path
 
 import pytest
 from cdp import chromium_binary, inspect_page
-from real_run import planted_real_run
+from world_run import world_run
 
 from probekit.report.build import write_report
 from probekit.rundir import load_run
@@ -27,6 +29,15 @@ JSON.stringify({
   kinds: Array.from(document.querySelectorAll('figure.report-figure')).map(f => f.dataset.kind),
   diagnoses: document.querySelectorAll('li.diagnosis').length,
   title: document.title,
+  strip: (() => {
+    const img = document.querySelector('section#frames figure[data-kind="frames"] img');
+    const diagnosis = document.querySelector('section#diagnosis');
+    if (!img || !diagnosis) return null;
+    return {loaded: img.complete && img.naturalWidth > 0, above: img.getBoundingClientRect().top < diagnosis.getBoundingClientRect().top,
+            roles: Array.from(document.querySelectorAll('ul.slot-roles li')).map(li => li.textContent)};
+  })(),
+  headline: Array.from(document.querySelectorAll('section#diagnosis .headline')).map(h => h.innerText),
+  curves: Array.from(document.querySelectorAll('section#curves figure[data-kind="curves"] img')).filter(i => i.naturalWidth > 0).length,
 })
 """
 
@@ -49,7 +60,7 @@ def _expected_figures(run_dir: Path) -> dict[str, int]:
 def test_report_opens_in_headless_chromium_without_errors_or_requests(tmp_path, tmp_path_factory):
     if chromium_binary() is None:
         pytest.fail("chromium is not installed: run `PROBEKIT_SETUP_BROWSER=1 bash scripts/setup.sh` (Debian's chromium)")
-    run_dir = planted_real_run(tmp_path_factory)  # a real `probekit probe` run on a planted store
+    run_dir = world_run(tmp_path_factory)  # a real run: generated world, planted store and tiny-vjepa2
     out = write_report(run_dir, tmp_path / "report.html")
     page = inspect_page(out, PAGE_SCRIPT, width=1280, height=2600)
     assert page.console_errors == []
@@ -65,6 +76,17 @@ def test_report_opens_in_headless_chromium_without_errors_or_requests(tmp_path, 
     for kind, count in expected.items():
         assert state["kinds"].count(kind) >= count, (kind, state["kinds"])
     assert state["diagnoses"] >= 4
+    # the frame strip at the top, with the slot roles the world file stores
+    with h5py.File(run_dir.parent / "worlds.h5", "r") as f:
+        raw = f.attrs["slot_roles"]
+        roles = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    assert state["strip"] is not None and state["strip"]["loaded"] and state["strip"]["above"]
+    assert any(f"{roles['drop'][0]} (drop)" in text for text in state["strip"]["roles"])
+    # the headline names every encoder of the run, and one curve per scored target
+    run = load_run(run_dir)
+    assert state["headline"] and all(any(store in text for text in state["headline"]) for store in
+                                     [s for s in run.stores if run.input(s).get("control") == "none"])
+    assert state["curves"] == expected["curves"]
     assert page.screenshot[:8] == b"\x89PNG\r\n\x1a\n" and len(page.screenshot) > 20_000
     kept = REPO_ROOT / "reports" / "report-screenshot.png"
     kept.parent.mkdir(exist_ok=True)

@@ -174,6 +174,7 @@ def run_attribute(config: AttributeConfig, log: Callable[[str], None] | None = N
 
     _validate(config)
     run = load_run(config.run)
+    quiet = log is None
     log = log or (lambda line: None)
     out = run.path / ATTRIBUTION_FILE
     with exclusive_output(out, option="RUN"):
@@ -185,13 +186,17 @@ def run_attribute(config: AttributeConfig, log: Callable[[str], None] | None = N
         options = MethodOptions(n_steps=config.n_steps, seed=config.seed)
         suite_params = (run.manifest.get("suite") or {}).get("readouts", {}).get(config.readout, {})
         rows, kept, skipped = [], [], {}
-        for label in labels:
-            path = run.store_path(label)
-            if path is None:
-                raise BadOptionError(f"--stores {label}: not a store of this run with its file on disk; stores: {', '.join(run.stores)}")
-            rows_store, kept_store = _attribute_store(run, label, path, config, options, suite_params, units, skipped, log)
-            rows += rows_store
-            kept += kept_store
+        from probekit.progress import progress
+
+        per_store = len(config.targets) * len(config.slots) * len(config.methods) * config.clips
+        with progress(total=len(labels) * per_store, desc="attribute", unit="clip x method", enabled=quiet is False) as bar:
+            for label in labels:
+                path = run.store_path(label)
+                if path is None:
+                    raise BadOptionError(f"--stores {label}: not a store of this run with its file on disk; stores: {', '.join(run.stores)}")
+                rows_store, kept_store = _attribute_store(run, label, path, config, options, suite_params, units, skipped, log, bar)
+                rows += rows_store
+                kept += kept_store
         if not kept:
             reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items()) or "no clip had a sample of the targets"
             raise BadOptionError(f"attribute: nothing to explain ({reasons})")
@@ -202,7 +207,7 @@ def run_attribute(config: AttributeConfig, log: Callable[[str], None] | None = N
     return out
 
 
-def _attribute_store(run, label, path, config, options, suite_params, units, skipped, log):
+def _attribute_store(run, label, path, config, options, suite_params, units, skipped, log, bar):
     from probekit.encoders.base import Geometry
     from probekit.store import Store
 
@@ -214,9 +219,11 @@ def _attribute_store(run, label, path, config, options, suite_params, units, ski
             if config.stores:  # named by the user: say why it cannot be explained
                 raise
             skipped[label] = str(exc)
+            bar.total -= len(config.targets) * len(config.slots) * len(config.methods) * config.clips
             return rows, kept
         if encoder is None:
             skipped[label] = f"encoder {store.attrs.get('encoder')!r} is not differentiable by probekit"
+            bar.total -= len(config.targets) * len(config.slots) * len(config.methods) * config.clips
             return rows, kept
         encoder.to(config.device)
         for module in encoder.modules():
@@ -236,10 +243,12 @@ def _attribute_store(run, label, path, config, options, suite_params, units, ski
                         probes = fit_fold_probes(store, target, slot, config.readout, layer, folds=folds, seed=seed, params=suite_params)
                     except BadOptionError as exc:
                         skipped[key] = str(exc)
+                        bar.total -= len(config.methods) * config.clips
                         continue
                     candidates = [int(c) for c in np.unique(probes.clip)]
                     rng = np.random.default_rng(config.seed)
                     chosen = sorted(rng.permutation(candidates)[: config.clips].tolist())
+                    bar.total -= len(config.methods) * (config.clips - len(chosen))
                     for method in config.methods:
                         per_clip = []
                         for n, clip in enumerate(chosen):
@@ -257,6 +266,7 @@ def _attribute_store(run, label, path, config, options, suite_params, units, ski
                                     with open(tmp, "wb") as handle:
                                         np.savez(handle, **result)
                             per_clip.append(result)
+                            bar.update(1)
                             kept.append({"store": label, "target": target, "slot": slot, "method": method, "clip": clip,
                                          "step": step, "layer": layer, **result})
                         rows += _summarise(label, target, slot, layer, method, config, per_clip, store.attrs)

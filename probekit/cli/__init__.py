@@ -54,6 +54,17 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def command(*, defaults_for: str | None = None):
+    """The click command typer builds from :data:`app`, its help polished
+    (:func:`probekit.cli.help.polish`: defaults shown, plain flags, examples; the recipe- or
+    suite-given defaults of ``defaults_for``)."""
+    from probekit.cli.help import polish
+
+    group = typer.main.get_command(app)
+    polish(group, defaults_for=defaults_for)
+    return group
+
+
 def _click_exceptions():
     """click's exception classes as typer raises them (typer >= 0.24 bundles its own click)."""
     try:
@@ -80,8 +91,11 @@ def main(argv: list[str] | None = None) -> None:
     unknown option, a value of the wrong type), ends as one ``error: ...`` line and exit code 2.
     """
     click_exceptions = _click_exceptions()
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        code = app(args=argv, prog_name="probekit", standalone_mode=False)
+        asked = next((a for a in args if not a.startswith("-")), None) if "--help" in args else None
+        code = command(defaults_for=asked).main(
+            args=args, prog_name="probekit", standalone_mode=False)
     except click_exceptions.NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx is not None else "", file=sys.stderr)
         sys.exit(2)

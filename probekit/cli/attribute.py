@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit attribute runs/x --data worlds.h5 --targets contact --method ig,saliency --clips 8',
+)
 
 
 def _split(value: Optional[str]) -> Optional[list[str]]:
@@ -48,6 +54,11 @@ def attribute(
         baseline=baseline, stores=_split(stores), readout=readout, layer=layer, tolerance=tolerance, sanity_clips=sanity_clips,
         device=device, n_steps=n_steps, seed=seed,
     )
-    log = None if quiet else (lambda line: typer.echo(line, err=True))
+    from probekit.progress import echo, summary_line
+
+    log = None if quiet else echo
+    started = time.perf_counter()
     written = run_attribute(config, log=log)
     typer.echo(f"wrote {written} and the attribution table of {run_dir}")
+    typer.echo(summary_line("attribute", time.perf_counter() - started, written=[written, Path(run_dir, "tables", "attribution.parquet")]),
+               err=True)

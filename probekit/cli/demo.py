@@ -6,6 +6,12 @@ from pathlib import Path
 
 import typer
 
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit demo --out reports/demo',
+    'probekit demo --quick --out reports/quick',
+)
+
 
 def demo(
     out: Path = typer.Option(Path("reports/demo"), "--out", help="Folder for the world file, stores, run directory and report."),
@@ -20,11 +26,12 @@ def demo(
     from probekit.demo import DemoSizes, run_demo
 
     from probekit.cli.options import DemoOptions
+    from probekit.progress import echo
     from probekit.validation import validate_options
 
     validate_options(DemoOptions, "demo", seed=seed, threads=threads)
     result = run_demo(out, sizes=DemoSizes.quick() if quick else DemoSizes(), seed=seed, threads=threads,
-                      log=lambda line: typer.echo(line, err=True))
+                      log=echo)
     timings = ", ".join(f"{name} {value:.0f} s" for name, value in result.seconds.items())
     typer.echo(f"demo: done ({timings})", err=True)
     typer.echo(f"report: {result.report.resolve()}")

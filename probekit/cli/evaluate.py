@@ -7,6 +7,11 @@ from typing import Optional
 
 import typer
 
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit evaluate --weights runs/train/model --out runs/eval',
+)
+
 
 def evaluate(
     out: Path = typer.Option(..., "--out", help="Folder for held-out worlds, stores, probe run, report and evaluation.json."),
@@ -31,6 +36,7 @@ def evaluate(
     from probekit.errors import BadOptionError
     from probekit.formats.ownership import owned_output
     from probekit.training.evaluate import evaluate_reference
+    from probekit.progress import echo
     from probekit.validation import validate_options
 
     validate_options(EvaluateOptions, "evaluate", clips=clips, seed=seed, twin_seed=twin_seed, folds=folds, n_boot=n_boot,
@@ -43,7 +49,7 @@ def evaluate(
         check_architecture_ships(weights if weights.is_dir() else weights.parent)
     with owned_output(out, [("--weights", weights)], create_parent=True):
         result = evaluate_reference(out, weights=weights, clips=clips, seed=seed, twin_seed=twin_seed, folds=folds,
-                                    n_boot=n_boot, threads=threads, log=lambda line: typer.echo(line, err=True))
+                                    n_boot=n_boot, threads=threads, log=echo)
         typer.echo(Path(out, "evaluation.md").read_text(encoding="utf-8"))
         if ship:
             from probekit.training.ship import ship_model

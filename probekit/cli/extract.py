@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
+
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit extract tiny-vjepa2 --data worlds.h5 --out latents/tiny.h5',
+    'probekit extract tiny-vjepa2 --data worlds.h5 --out latents/twin.h5 --init random',
+    'probekit extract --data worlds.h5 --encoder hf:facebook/vjepa2-vitl-fpc64-256 --layers 0,8,16,-1 --out latents/vitl.h5',
+)
 
 
 def extract(
@@ -51,9 +59,27 @@ def extract(
         "format": format,
         "precision": precision,
     })
+    started = time.perf_counter()
     with _owned(config):
         path = run_extract(config)
     typer.echo(str(path))
+    typer.echo(extract_summary(path, time.perf_counter() - started), err=True)
+
+
+def extract_summary(path: Path, seconds: float) -> str:
+    """The end summary of an extraction: time, rate, the store written, and the weights used."""
+    from probekit.progress import summary_line
+    from probekit.report.build import WEIGHT_WORDS
+    from probekit.store import Store
+
+    with Store(path) as store:
+        attrs, n_clips, layers = store.attrs, store.n_clips, store.layers
+    text = summary_line("extract", seconds, count=n_clips, unit="clips", written=[path])
+    weights = str(attrs.get("weights", ""))
+    digest = str(attrs.get("weight_hash", ""))
+    digest = f", sha256 {digest[:16]}" if digest and digest != "none" else ""
+    return (f"{text}\nextract: store {attrs.get('label', '') or attrs.get('encoder', '?')}: encoder {attrs.get('encoder', '?')} "
+            f"with {WEIGHT_WORDS.get(weights, weights)}{digest}; {len(layers)} layer{'s' if len(layers) != 1 else ''}")
 
 
 @contextlib.contextmanager

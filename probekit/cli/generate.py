@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit generate --out worlds.h5 --clips 64 --seed 0',
+    'probekit generate --out voe.h5 --voe',
+    'probekit generate --out cf.h5 --clips 32 --counterfactuals --violations permanence,solidity --workers 2',
+)
 
 #: ``--voe``: the violation-of-expectation world set. Scenario ``i mod 3`` per family, so
 #: ``clips = 180`` gives 60 possible/impossible pairs for each of the five principles
@@ -64,6 +72,7 @@ def generate(
     validate_options(GenerateOptions, "generate", clips=clips, seed=seed, frames=frames, size=size, fps=fps, workers=workers)
     twins = len({v.strip() for v in violations.split(",") if v.strip()}) + (2 if counterfactuals else 0) + (1 if near_miss else 0)
     check_world_bounds(out, clips=clips, frames=frames, size=size, twins_per_family=twins, workers=workers)
+    started = time.perf_counter()
     with owned_output(out):
         path = generate_world(
             out, clips=clips, seed=seed, scenarios=scenarios, frames=frames, size=size, fps=fps,
@@ -71,6 +80,13 @@ def generate(
             overwrite=overwrite,
         )
     typer.echo(f"wrote {path}")
+    from probekit.data import WorldFile
+    from probekit.progress import summary_line
+
+    with WorldFile(path) as world:
+        n_clips = world.n_clips
+    typer.echo(summary_line("generate", time.perf_counter() - started, count=n_clips, unit="clips", written=[path])
+               + f" ({clips} families, seed {seed})", err=True)
     if report_confounds:
         from probekit.worlds.confounds import confound_table, format_table
 

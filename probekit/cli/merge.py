@@ -7,6 +7,12 @@ from typing import List
 
 import typer
 
+#: Shown under the command's help.
+EXAMPLES = (
+    'torchrun --nproc_per_node=2 -m probekit extract tiny-vjepa2 --data worlds.h5 --out latents/tiny.h5',
+    'probekit merge latents/tiny.rank0-of2.h5 latents/tiny.rank1-of2.h5 --out latents/tiny.h5',
+)
+
 
 def merge(
     shards: List[Path] = typer.Argument(..., help="Shard stores in rank order (e.g. latents.rank0-of2.h5 ...)."),

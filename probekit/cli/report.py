@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit report runs/x --out reports/x.html',
+)
 
 
 def report(
@@ -28,7 +34,11 @@ def report(
 
     validate_options(ReportOptions, "report", min_gain=min_gain, seed=seed)
     target = out if out is not None else Path("reports") / f"{run_dir.resolve().name}.html"
+    started = time.perf_counter()
     with owned_output(target, [("RUN_DIR", run_dir)], create_parent=True):
         written = write_report(run_dir, target, overwrite=overwrite, umap_target=umap_target,
-                               thresholds=Thresholds(min_gain=min_gain), seed=seed)
+                               thresholds=Thresholds(min_gain=min_gain), seed=seed, progress=True)
     typer.echo(f"report written to {written}")
+    from probekit.progress import summary_line
+
+    typer.echo(summary_line("report", time.perf_counter() - started, written=[written]), err=True)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+#: Shown under the command's help.
+EXAMPLES = (
+    'probekit train tiny-vjepa2 --out runs/train',
+    'probekit train tiny-vjepa2 --out runs/train --resume',
+)
 
 
 def train(
@@ -42,10 +49,14 @@ def train(
 
         require_tiny_architecture(model_config(loaded.model), "--ship: the recipe's [model]", "drop --ship")
     inputs = [("RECIPE", recipe), ("--data", loaded.data.path), ("--monitor-data", loaded.data.monitor_path)]
+    started = time.perf_counter()
     with owned_output(out, inputs, create_parent=True):
         result = run_training(loaded, out, resume=resume, overwrite=overwrite, stop_after=stop_after)
+    from probekit.progress import summary_line
+
     if result is None:
         typer.echo(f"stopped with a checkpoint in {out}; continue with --resume")
+        typer.echo(summary_line("train", time.perf_counter() - started, written=[out]), err=True)
         return
     if ship:
         from probekit.training.ship import ship_model
@@ -55,3 +66,4 @@ def train(
         f"trained {result.steps} steps, final loss {result.final_loss:.4f}; effective rank trained "
         f"{result.effective_rank_trained:.2f} vs random twin {result.effective_rank_random:.2f}; model in {result.model_dir}"
     )
+    typer.echo(summary_line("train", time.perf_counter() - started, count=result.steps, unit="steps", written=[out]), err=True)

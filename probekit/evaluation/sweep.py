@@ -130,6 +130,7 @@ class Sweep:
         self.suite = suite
         self.cache = cache
         self.log = log or (lambda line: None)
+        self.show_progress = log is not None
         self.grouped = grouped
         self.n_folds = suite.folds
         self.seed = suite.seed
@@ -442,15 +443,22 @@ class Sweep:
         """Every unit of work in the serial order: label baselines, then store by store, layer by layer."""
         for grid in self.grids:
             yield from self._grid_controls(grid, controls)
+        from probekit.progress import progress
+
+        plans = {item.label: {name: set(self._readout_layers(name, item.store.layers, override)) for name in self.suite.readouts}
+                 for item in self.inputs}
+        n_layers = sum(1 for item in self.inputs for layer in item.store.layers
+                       if any(layer in layers for layers in plans[item.label].values()))
+        bar = progress(total=n_layers, desc="probe", unit="store x layer", enabled=self.show_progress)
         for item in self.inputs:
             grid = self.grid_of[item.label]
             layers = item.store.layers
-            plan = {name: set(self._readout_layers(name, layers, override)) for name in self.suite.readouts}
+            plan = plans[item.label]
             for layer in layers:
                 active = [get_readout(name) for name in self.suite.readouts if layer in plan[name]]
                 if not active:
                     continue
-                self.log(f"{item.label}: layer {layer} ({', '.join(r.name for r in active)})")
+                bar.set_postfix_str(f"{item.label} layer {layer} ({', '.join(r.name for r in active)})")
                 feats = self._load_layer(item, layer, {r.features for r in active})
                 for readout in active:
                     if readout.features not in feats:
@@ -479,6 +487,8 @@ class Sweep:
                     if jobs:
                         yield self._plan_unit((item.label, item.hash), layer, readout, jobs)
                 del feats
+                bar.update(1)
+        bar.close()
 
     def _fold_of(self, data: TargetData, keep: np.ndarray) -> np.ndarray:
         """Outer fold of each kept sample: its clip's (family's) fold; per sample if ungrouped."""

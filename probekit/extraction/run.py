@@ -259,10 +259,10 @@ def _run_units(source: Any, encoder: Encoder, writer: UnitWriter, units: list[tu
             writer.append(unit, _label_arrays(_load_unit(source, encoder, layout, config, a, b)))
     todo = [(u, a, b) for u, (a, b) in enumerate(units) if not writer.is_done(u)]
     done_clips = sum(b - a for u, (a, b) in enumerate(units) if writer.is_done(u))
-    from tqdm import tqdm
+    from probekit.progress import progress
 
-    bar = tqdm(total=stop - start, initial=done_clips, unit="clip", desc=f"extract {encoder.name}",
-               disable=not config.progress, file=sys.stderr, dynamic_ncols=True)
+    bar = progress(total=stop - start, initial=done_clips, unit="clip", desc=f"extract {encoder.name}",
+                   enabled=config.progress)
     # Reading the next batch and writing the last one run in two background threads while the
     # current batch is encoded; at most one batch is being written, so memory stays bounded.
     pending: deque[Future] = deque()

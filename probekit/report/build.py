@@ -16,7 +16,6 @@ import pandas as pd
 from probekit.errors import BadOptionError
 from probekit.report.diagnosis import (
     METRIC_NAMES,
-    PATTERNS,
     TargetDiagnosis,
     Thresholds,
     diagnose,
@@ -24,12 +23,11 @@ from probekit.report.diagnosis import (
     sentence,
     target_name,
 )
+from probekit.report.headline import headline as run_headline
 from probekit.report.sections import Section, render_figure, stage_sections
 from probekit.report.verdicts import GainMargins, format_gains, headline_rows, judge
 from probekit.rundir import STORE_CONTROLS, Run, load_run
 
-#: Short metric names for the headline.
-METRIC_SHORT = {"r2": "R²", "balanced_accuracy": "bal. acc.", "auroc": "AUROC", "accuracy": "acc.", "geodesic_deg": "deg", "mae": "MAE"}
 #: How the plain statement of weights reads, per ``weights`` value.
 WEIGHT_WORDS = {
     "trained": "trained weights (shipped with probekit)",
@@ -91,11 +89,13 @@ def _scenario_table(run: Run, diagnoses: list[TargetDiagnosis]) -> pd.DataFrame:
 
 
 def _umap_section(run: Run, diagnoses: list[TargetDiagnosis], umap_target: str | None, seed: int) -> Section:
+    """One UMAP per report, fitted once on one point per clip and drawn coloured by the target and
+    by scenario."""
     from probekit.report import figures
     from probekit.report.latents import label_for_target
     from probekit.formats.store import Store
 
-    section = Section("umap", "Embedding of one layer's pooled latents (UMAP)")
+    section = Section("umap", "Embedding of one layer's latents (UMAP, one point per clip)")
     with_file = [s for s in run.stores if run.store_path(s) is not None]
     if not with_file:
         paths = ", ".join(str(run.input(s).get("path", "?")) for s in run.stores)
@@ -119,42 +119,98 @@ def _umap_section(run: Run, diagnoses: list[TargetDiagnosis], umap_target: str |
             section.absent = f"No UMAP: layer {layer} of {store_label} holds no pooled latents (kinds: {', '.join(kinds)})."
             return section
         features = np.asarray(store.features(layer, kind), dtype=np.float32)
-        n_clips = features.shape[0]
-        steps = features.shape[1] if kind == "time" else 1
-        flat = features.reshape(n_clips * steps, -1)
-        values, color_label, categorical = _umap_colours(store, chosen, n_clips, steps)
-    keep = np.isfinite(flat).all(axis=1) & (np.array([True] * len(flat)) if categorical else np.isfinite(values))
-    flat, values = flat[keep], np.asarray(values)[keep]
-    rng = np.random.default_rng(seed)
-    if len(flat) > 1500:
-        pick = np.sort(rng.choice(len(flat), 1500, replace=False))
-        flat, values = flat[pick], values[pick]
-    if len(flat) < 5:
-        section.absent = f"No UMAP: only {len(flat)} usable latent vectors at layer {layer} of {store_label}."
+        clips = store.clips()
+        scenario = clips["scenario"].to_numpy().astype(str) if "scenario" in clips else np.array(["all"] * len(features))
+        values, color_label = _umap_target_values(store, chosen, kind)
+    points, values, scenario, how = _one_point_per_clip(features, values, scenario, kind, seed)
+    if len(points) < 5:
+        section.absent = f"No UMAP: only {len(points)} usable clips at layer {layer} of {store_label}."
         return section
-    what = "time-pooled (one point per clip and token time step)" if kind == "time" else "clip-pooled (one point per clip)"
-    title = f"{store_label}, layer {layer}, {what}"
-    fig = figures.umap_embedding(flat, values, title=title, color_label=color_label, categorical=categorical, seed=seed)
+    colorings = ([(values, color_label)] if values is not None else []) + [(scenario, "scenario")]
+    title = f"{store_label}, layer {layer}: {len(points)} clips, one point each ({how})"
+    fig = figures.umap_embedding(points, title=title, seed=seed, colorings=colorings)
     section.figures.append(_render_figure(
         fig, "umap", title,
-        f"UMAP (umap-learn, n_neighbors={min(15, len(flat) - 1)}, min_dist 0.2, seed {seed}) of {len(flat)} {kind}-pooled "
-        f"latent vectors of layer {layer}" + (f" (the layer chosen by inner CV for {chosen.name})" if chosen else "")
-        + f", coloured by {color_label}.", "png"))
+        f"UMAP (umap-learn, n_neighbors={min(15, len(points) - 1)}, min_dist 0.2, seed {seed}), fitted once on {len(points)} "
+        f"clips' {kind}-pooled latents of layer {layer}" + (f" (the layer chosen by inner CV for {chosen.name})" if chosen else "")
+        + f", one point per clip ({how}); coloured by " + " and by ".join(label for _, label in colorings)
+        + ". Whole-number labels (binary targets, scenarios) get categorical colours with the count of clips per category.", "png"))
     return section
 
 
-def _umap_colours(store, chosen: TargetDiagnosis | None, n_clips: int, steps: int) -> tuple[np.ndarray, str, bool]:
-    """Per-point colour values for the UMAP: the target's label, else the clip's scenario."""
+#: At most this many clips in the UMAP (a seeded subsample beyond it, stated in the caption).
+UMAP_MAX_CLIPS = 1500
+
+
+def _umap_target_values(store, chosen: TargetDiagnosis | None, kind: str) -> tuple[np.ndarray | None, str]:
+    """The target's label per point of ``kind`` features (N*T' for ``time``), and its legend label."""
     from probekit.report.latents import label_for_target, label_per_point
 
-    if chosen is not None:
-        label = label_for_target(chosen.target, set(store.label_names)) or chosen.target
-        values, is_norm = label_per_point(store, label, chosen.slot, "time" if steps > 1 else "mean")
-        name = f"‖{chosen.name}‖" if is_norm else chosen.name
-        return values, f"{name} ({chosen.unit or 'unitless'})", False
-    clips = store.clips()
-    scenario = clips["scenario"].to_numpy() if "scenario" in clips else np.array(["all"] * n_clips)
-    return np.repeat(scenario, steps), "scenario", True
+    if chosen is None:
+        return None, ""
+    label = label_for_target(chosen.target, set(store.label_names)) or chosen.target
+    values, is_norm = label_per_point(store, label, chosen.slot, kind)
+    name = f"‖{chosen.name}‖" if is_norm else chosen.name
+    unit = chosen.unit if chosen.unit not in ("", "1") else "unitless"
+    return values, f"{name} ({unit})"
+
+
+def _one_point_per_clip(features: np.ndarray, values: np.ndarray | None, scenario: np.ndarray, kind: str,
+                        seed: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, str]:
+    """One latent vector per clip: for time-pooled latents one token step per clip drawn at random
+    (seeded) among the steps where the target is defined, so a binary label stays binary."""
+    rng = np.random.default_rng(seed)
+    n = features.shape[0]
+    if kind == "time":
+        steps = features.shape[1]
+        per_step = None if values is None else np.asarray(values, dtype=float).reshape(n, steps)
+        rows, picked = [], []
+        for i in range(n):
+            ok = np.isfinite(features[i]).all(axis=-1)
+            if per_step is not None:
+                ok &= np.isfinite(per_step[i])
+            if ok.any():
+                rows.append(i)
+                picked.append(int(rng.choice(np.flatnonzero(ok))))
+        rows_a, picked_a = np.asarray(rows, dtype=int), np.asarray(picked, dtype=int)
+        points = features[rows_a, picked_a] if len(rows_a) else features[:0, 0]
+        values = None if per_step is None else per_step[rows_a, picked_a]
+        how = "its latents at one token step drawn at random where the target is defined"
+    else:
+        keep = np.isfinite(features).all(axis=1) & (np.isfinite(np.asarray(values, dtype=float)) if values is not None else True)
+        rows_a = np.flatnonzero(keep)
+        points = features[rows_a]
+        values = None if values is None else np.asarray(values)[rows_a]
+        how = "its clip-mean latents; the target averaged over the clip"
+    scenario = scenario[rows_a]
+    if len(points) > UMAP_MAX_CLIPS:
+        pick = np.sort(rng.choice(len(points), UMAP_MAX_CLIPS, replace=False))
+        points, scenario = points[pick], scenario[pick]
+        values = None if values is None else values[pick]
+        how += f"; a seeded subsample of {UMAP_MAX_CLIPS} clips"
+    return points, values, scenario, how
+
+
+def _frames_section(run: Run) -> Section:
+    """A strip of frames per scenario with masks and slot roles (from the stores' world file)."""
+    from probekit.report import figures
+    from probekit.report.sources import scenario_strips, world_of
+
+    section = Section("frames", "The clips: one per scenario, with object masks and slot roles")
+    world, why = world_of(run)
+    if world is None:
+        section.absent = f"No frames: {why}."
+        return section
+    strips = scenario_strips(world)
+    if not strips:
+        section.absent = f"No frames: the world file {world} holds no clips."
+        return section
+    section.figures.append(_render_figure(
+        figures.frame_strip(strips), "frames", "One clip per scenario",
+        f"Evenly spaced frames of the first original clip of each scenario in {world.name}; outlines: each object's visible "
+        "mask (video/segmentation) in its slot's colour; legend: the slot's role in that scenario (slot_roles of the world "
+        "file). Per-object targets below are named by slot.", "png"))
+    return section
 
 
 def _store_provenance(run: Run) -> list[dict[str, Any]]:
@@ -191,7 +247,8 @@ def _store_provenance(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
-def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_target: str | None = None, seed: int = 0) -> dict[str, Any]:
+def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_target: str | None = None, seed: int = 0,
+                  progress: bool = False) -> dict[str, Any]:
     """Everything the template shows, with figures rendered as data URIs.
 
     Parameters
@@ -205,7 +262,10 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
         default).
     seed
         Seed of the UMAP layout.
+    progress
+        Show the progress of the figures (:func:`probekit.progress.progress`).
     """
+    from probekit.progress import progress as progress_bar
     from probekit.report import figures
 
     results, selection = run.results, run.selection
@@ -214,7 +274,16 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
     scored = [d for d in diagnoses if d.chosen is not None]
     skipped = [d for d in diagnoses if d.chosen is None]
     colors = figures.store_colors(run.stores)
+    from probekit.report.sources import encoder_depths, slot_role_text, slot_roles, world_of
 
+    depths = encoder_depths(run)
+    world, _ = world_of(run)
+    roles = slot_roles(world) if world is not None else {}
+
+    n_curves = len({(d.target, d.slot) for d in scored})
+    bar = progress_bar(total=5 + n_curves + len(run.stages), desc="report", unit="figure", enabled=progress)
+    frames = _frames_section(run)
+    bar.update(1)
     overview = Section("diagnosis", "Diagnosis")
     if scored:
         overview.figures.append(_render_figure(
@@ -228,18 +297,23 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
         if (d.target, d.slot) in seen:
             continue
         seen.add((d.target, d.slot))
-        fig = figures.layer_curves(results, d.target, d.slot, metric=d.metric, selection=selection, stores=run.stores, colors=colors)
+        fig = figures.layer_curves(results, d.target, d.slot, metric=d.metric, selection=selection, stores=run.stores, colors=colors,
+                                   n_layers=depths, slot_roles=slot_role_text(roles, d.slot))
         curves.figures.append(_render_figure(
             fig, "curves", f"{d.name}: score by layer",
             f"{d.name}: {METRIC_NAMES.get(d.metric, d.metric)} on held-out families by layer."))
+        bar.update(1)
     curves.intro = (
         "One panel per target: held-out score against encoder layer, one line per encoder (colour, the same in "
         "every figure) and readout (line style); bands: 95% bootstrap intervals over families; thin dashed: the "
         "nuisance baseline; dotted: the mask-geometry baseline of object-token readouts; black dashed: the ceiling "
-        "(the readout on ground-truth masks and depth); grey: chance; stars: layers chosen by inner CV.")
+        "(the readout on ground-truth masks and depth); grey: chance; stars: layers chosen by inner CV."
+        + (" The stores differ in depth, so the x axis is relative depth: layer / the encoder's deepest layer "
+           "(0 = embedding output, 1 = last layer)." if figures.depth_scale(results, run.stores, depths) is not None else ""))
     if not curves.figures:
         curves.absent = "No target has a finite score, so there are no curves."
 
+    bar.update(1)
     heatmap = Section("heatmap", "Targets × layers")
     if scored:
         heatmap.figures.append(_render_figure(
@@ -250,11 +324,12 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
     else:
         heatmap.absent = "No target has a finite score, so there is no heatmap."
 
+    bar.update(1)
     select = Section("selectivity", "Control-task selectivity")
     has_selectivity = bool(((results["metric"] == "selectivity") & np.isfinite(results["score"])).any())
     if has_selectivity:
         select.figures.append(_render_figure(
-            figures.selectivity(results, stores=run.stores, colors=colors), "selectivity", "Control-task selectivity",
+            figures.selectivity(results, stores=run.stores, colors=colors, n_layers=depths), "selectivity", "Control-task selectivity",
             "Task score minus control-task score (Hewitt & Liang, 2019) per layer, control labels tied to "
             "attributes that recur across clips; near 0 means the probe could as well have memorised."))
     else:
@@ -281,22 +356,18 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
         comparisons.table = _format_comparisons(run.comparisons)
         comparisons.intro = "Differences between stores or layers, paired over families (delta = a − b, 95% interval)."
 
+    bar.update(1)
     umap_section = _umap_section(run, scored, umap_target, seed)
+    bar.update(1)
+    later = stage_sections(run)
+    bar.update(len(run.stages))
+    bar.close()
 
     manifest = run.manifest
     weights_lines = [
         f"{row['label']}: {row['encoder']} with {row['weights']}" for row in _store_provenance(run)
     ]
-    headline = []
-    for store in run.stores:
-        parts = []
-        for pattern in PATTERNS:
-            names = [f"{d.name} ({METRIC_SHORT.get(d.metric, d.metric)} {fmt(d.chosen.score.score)}, gain {fmt(d.chosen.gain, signed=True)})"
-                     for d in scored if d.store == store and d.pattern == pattern]
-            if names:
-                parts.append((pattern, ", ".join(names)))
-        if parts:
-            headline.append((store, parts))
+    headline = run_headline(scored, run.stores)
     verdicts = judge(run.gains, selection) if not run.gains.empty else []
     return {
         "verdict_table": headline_rows(verdicts) if verdicts else None,
@@ -314,7 +385,9 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
         "diagnosis_table": _diagnosis_table(scored),
         "skipped": [(d.store, d.name, d.reason) for d in skipped],
         "sections": [overview, curves, heatmap, select, scenarios, comparisons, umap_section],
-        "later_sections": stage_sections(run),
+        "frames": frames,
+        "slot_roles": [slot_role_text(roles, k) for k in range(max((len(v) for v in roles.values()), default=0))],
+        "later_sections": later,
         "provenance": _store_provenance(run),
         "suite_json": json.dumps(manifest.get("suite", {}), indent=2, sort_keys=True, default=str),
         "versions": manifest.get("versions", {}),
@@ -371,6 +444,7 @@ def write_report(
     umap_target: str | None = None,
     thresholds: Thresholds = Thresholds(),
     seed: int = 0,
+    progress: bool = False,
 ) -> Path:
     """Write the HTML report of a run directory.
 
@@ -388,6 +462,8 @@ def write_report(
         Margins the diagnosis uses.
     seed
         Seed of the UMAP layout.
+    progress
+        Show the progress of the figures.
 
     Returns
     -------
@@ -404,5 +480,5 @@ def write_report(
     if out.parent != Path("") and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
     check_writable_output(out, overwrite=overwrite)
-    html = render_html(build_context(run, thresholds=thresholds, umap_target=umap_target, seed=seed))
+    html = render_html(build_context(run, thresholds=thresholds, umap_target=umap_target, seed=seed, progress=progress))
     return atomic_write(out, html)

@@ -85,6 +85,45 @@ def metric_axis_label(metric: str, unit: str = "") -> str:
     return f"{name} on held-out families (unitless)"
 
 
+#: Opacity of 95% interval bands (light, so that several stores' bands stay readable).
+BAND_ALPHA = 0.08
+#: x-axis label of layer figures, absolute and relative.
+LAYER_AXIS = "encoder layer (0 = embedding output)"
+DEPTH_AXIS = "relative depth: layer / deepest layer (0 = embedding output, 1 = last layer)"
+
+
+def deepest_layers(results: pd.DataFrame, stores: Sequence[str], n_layers: dict[str, int] | None = None) -> dict[str, int]:
+    """The deepest layer index of each store: ``n_layers[store] - 1`` when the store's encoder
+    depth is known (``n_encoder_layers`` of the store), else its deepest probed layer."""
+    n_layers = n_layers or {}
+    found = {}
+    for store in stores:
+        if n_layers.get(store):
+            found[store] = int(n_layers[store]) - 1
+        else:
+            layers = results.loc[(results["store"] == store) & (results["layer"] >= 0), "layer"]
+            found[store] = int(layers.max()) if len(layers) else 0
+    return found
+
+
+def depth_scale(results: pd.DataFrame, stores: Sequence[str], n_layers: dict[str, int] | None = None) -> dict[str, float] | None:
+    """Per store, the factor that turns a layer index into relative depth, when stores with more
+    than one layer differ in depth (else None: plot absolute layers)."""
+    deepest = deepest_layers(results, stores, n_layers)
+    multi = {s: d for s, d in deepest.items()
+             if results.loc[(results["store"] == s) & (results["layer"] >= 0), "layer"].nunique() > 1 and d > 0}
+    if len(set(multi.values())) <= 1:
+        return None
+    return {s: 1.0 / d if d > 0 else 0.0 for s, d in deepest.items()}
+
+
+def band(ax, x, low, high, color) -> None:
+    """A 95% interval as a light band with thin edges (readable where several overlap)."""
+    ax.fill_between(x, low, high, color=color, alpha=BAND_ALPHA, linewidth=0)
+    for edge in (low, high):
+        ax.plot(x, edge, color=color, linewidth=0.5, alpha=0.45)
+
+
 def _stores(results: pd.DataFrame, stores: Sequence[str] | None) -> list[str]:
     return list(stores) if stores is not None else probe_stores(results)
 
@@ -107,9 +146,14 @@ def layer_curves(
     stores: Sequence[str] | None = None,
     colors: dict | None = None,
     scenario: str = "all",
+    n_layers: dict[str, int] | None = None,
+    slot_roles: str = "",
 ) -> Figure:
     """Score against layer for one target: one line per store and readout, 95% intervals as
     bands, the nuisance and mask-geometry controls, the ceiling and chance drawn in.
+
+    When stores of different depth are drawn, the x axis is relative depth (layer divided by the
+    store's deepest layer), so that a 6-layer and a 24-layer encoder share one axis.
 
     Parameters
     ----------
@@ -127,6 +171,11 @@ def layer_curves(
         Colour per store (see :func:`store_colors`).
     scenario
         ``all`` or one scenario name.
+    n_layers
+        Layers of each store's encoder (the stores' ``n_encoder_layers``), for relative depth;
+        the deepest probed layer stands in where missing.
+    slot_roles
+        What the slot is, for the title (``"slot 0: falling (drop), mover (collide)"``).
 
     Returns
     -------
@@ -142,8 +191,14 @@ def layer_curves(
     unit = target_unit(results, target, slot)
     rows = rows[rows["metric"] == metric]
     fig, ax = _subplots(figsize=(6.4, 5.0), layout="constrained")
+    scale = depth_scale(results, stores, n_layers)
+
+    def at(store: str, layers) -> np.ndarray:
+        layers = np.asarray(layers, dtype=float)
+        return layers * scale.get(store, 1.0) if scale is not None else layers
+
     all_layers = sorted({int(v) for v in rows.loc[rows["layer"] >= 0, "layer"]})
-    span = (min(all_layers), max(all_layers)) if all_layers else (0, 1)
+    span = (0.0, 1.0) if scale is not None else (min(all_layers), max(all_layers)) if all_layers else (0, 1)
     if span[0] == span[1]:
         span = (span[0] - 0.5, span[1] + 0.5)
     drawn_controls: set = set()
@@ -157,23 +212,24 @@ def layer_curves(
                 continue
             style = READOUT_STYLES.get(readout, dict(linestyle="-", marker="x"))
             label = f"{store} · {readout}"
-            x, y = main["layer"].to_numpy(), main["score"].to_numpy(dtype=float)
+            layer_index, y = main["layer"].to_numpy(), main["score"].to_numpy(dtype=float)
+            x = at(store, layer_index)
             lo, hi = main["ci_low"].to_numpy(dtype=float), main["ci_high"].to_numpy(dtype=float)
             single_layer_store = srows.loc[srows["layer"] >= 0, "layer"].nunique() == 1
             if len(x) == 1 and single_layer_store:  # a one-layer store (pixels): a level across the plot
-                ax.hlines(y[0], *span, color=color, linestyle=style["linestyle"], linewidth=1.6, label=f"{label} (layer {x[0]})")
-                ax.axhspan(lo[0], hi[0], xmin=0, xmax=1, color=color, alpha=0.05, linewidth=0)
+                ax.hlines(y[0], *span, color=color, linestyle=style["linestyle"], linewidth=1.6, label=f"{label} (layer {layer_index[0]})")
+                ax.axhspan(lo[0], hi[0], xmin=0, xmax=1, color=color, alpha=BAND_ALPHA / 2, linewidth=0)
             elif len(x) == 1:  # a readout fitted on one layer only: a point with its interval
                 ax.errorbar(x, y, yerr=error_bars(y, lo, hi), color=color, marker=style["marker"], markersize=6,
-                            linestyle="none", capsize=3, label=f"{label} (layer {x[0]} only)")
+                            linestyle="none", capsize=3, label=f"{label} (layer {layer_index[0]} only)")
             else:
                 ax.plot(x, y, color=color, linewidth=1.8, markersize=4.5, label=label, **style)
-                ax.fill_between(x, lo, hi, color=color, alpha=0.15, linewidth=0)
+                band(ax, x, lo, hi, color)
             chosen = selected_layer(selection, store, target, slot, readout)
-            if chosen is not None and chosen in set(x):
-                yc = y[list(x).index(chosen)]
+            if chosen is not None and chosen in set(layer_index):
+                yc = y[list(layer_index).index(chosen)]
                 star = selected_readout(selection, store, target, slot) == readout
-                ax.plot([chosen], [yc], marker="*", markersize=15 if star else 10, color=color,
+                ax.plot(at(store, [chosen]), [yc], marker="*", markersize=15 if star else 10, color=color,
                         markeredgecolor="black", markeredgewidth=0.6, linestyle="none", zorder=5)
             for control, cstyle in (("nuisance", (0, (4, 2))), ("geometry", (0, (1, 1.5)))):
                 crow = srows[(srows["readout"] == readout) & (srows["control"] == control)].sort_values("layer")
@@ -187,7 +243,7 @@ def layer_curves(
                 drawn_controls.add(key)
                 what = "nuisance baseline" if control == "nuisance" else f"{readout} mask-geometry baseline"
                 if crow["layer"].nunique() > 1:
-                    ax.plot(crow["layer"], crow["score"], color=color, linestyle=cstyle, linewidth=1.0, alpha=0.8,
+                    ax.plot(at(store, crow["layer"]), crow["score"], color=color, linestyle=cstyle, linewidth=1.0, alpha=0.8,
                             label=f"{store} · {what}")
                 else:
                     ax.hlines(float(crow["score"].iloc[0]), *span, color=color, linestyle=cstyle, linewidth=1.0,
@@ -208,10 +264,13 @@ def layer_curves(
     chance = chance_level(metric, results[(results["target"] == target) & (results["slot"] == slot)])
     if chance is not None:
         ax.axhline(chance, color="0.45", linewidth=0.9, label=f"chance ({fmt(chance)})")
-    ax.set_xlabel("encoder layer (0 = embedding output)")
+    ax.set_xlabel(DEPTH_AXIS if scale is not None else LAYER_AXIS)
     ax.set_ylabel(metric_axis_label(metric, unit))
-    ax.set_title(f"{target_name(target, slot)} (target in {unit if unit not in ('', '1') else 'no unit'})" + ("" if scenario == "all" else f", scenario {scenario}"))
-    if all_layers:
+    ax.set_title(f"{target_name(target, slot)} (target in {unit if unit not in ('', '1') else 'no unit'})"
+                 + ("" if scenario == "all" else f", scenario {scenario}") + (f"\n{slot_roles}" if slot_roles else ""), fontsize=10)
+    if scale is not None:
+        ax.set_xticks(np.linspace(0, 1, 5))
+    elif all_layers:
         ax.set_xticks(all_layers)
     _clip_score_axis(ax.set_ylim, ax.get_ylim(), metric, chance)
     if metric in LOWER_IS_BETTER:
@@ -316,15 +375,18 @@ def selectivity(
     *,
     stores: Sequence[str] | None = None,
     colors: dict | None = None,
+    n_layers: dict[str, int] | None = None,
 ) -> Figure:
     """Control-task selectivity (task score minus control-task score) against layer: one panel
-    per target, colour per store, line style per readout."""
+    per target, colour per store, line style per readout; relative depth on x when stores differ
+    in depth (see :func:`layer_curves`)."""
     rows = results[(results["metric"] == "selectivity") & (results["scenario"] == "all") & (results["layer"] >= 0)]
     rows = rows[np.isfinite(rows["score"].to_numpy(dtype=float))]
     if rows.empty:
         raise BadOptionError("the results table has no selectivity rows (metric 'selectivity')")
     stores = [s for s in _stores(results, stores) if s in set(rows["store"])]
     colors = colors or store_colors(stores)
+    scale = depth_scale(results, stores, n_layers)
     targets = list(rows[["target", "slot"]].drop_duplicates().itertuples(index=False))
     n_cols = min(3, len(targets))
     n_rows = math.ceil(len(targets) / n_cols)
@@ -336,13 +398,15 @@ def selectivity(
         for (store, readout), group in trows.groupby(["store", "readout"], sort=False):
             group = group.sort_values("layer")
             style = READOUT_STYLES.get(readout, dict(linestyle="-", marker="x"))
-            (line,) = ax.plot(group["layer"], group["score"], color=colors.get(store, "k"), markersize=4, **style)
-            ax.fill_between(group["layer"], group["ci_low"], group["ci_high"], color=colors.get(store, "k"), alpha=0.12, linewidth=0)
+            x = group["layer"].to_numpy(dtype=float) * (scale.get(store, 1.0) if scale is not None else 1.0)
+            (line,) = ax.plot(x, group["score"], color=colors.get(store, "k"), markersize=4, **style)
+            band(ax, x, group["ci_low"].to_numpy(dtype=float), group["ci_high"].to_numpy(dtype=float), colors.get(store, "k"))
             handles[f"{store} · {readout}"] = line
         ax.axhline(0.0, color="0.45", linewidth=0.9)
         ax.set_title(target_name(target, int(slot)), fontsize=9)
-        ax.set_xlabel("encoder layer")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("relative depth (layer / deepest layer)" if scale is not None else "encoder layer")
+        if scale is None:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
     for ax in axes.flat[len(targets):]:
         ax.set_visible(False)
@@ -398,27 +462,55 @@ def diagnosis_summary(diagnoses: Iterable[TargetDiagnosis], *, colors: dict | No
     return fig
 
 
+#: At most this many distinct whole-number values make a label categorical in the embedding.
+MAX_CATEGORIES = 12
+
+
+def is_categorical(values: np.ndarray) -> bool:
+    """Whether values are categories: strings, or few distinct whole numbers (binary labels)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "OUSb":
+        return True
+    finite = values[np.isfinite(values.astype(float))].astype(float)
+    return bool(len(finite)) and np.all(finite == np.round(finite)) and len(np.unique(finite)) <= MAX_CATEGORIES
+
+
+def _category_names(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values)
+    if values.dtype.kind in "fc":
+        return np.array(["n/a" if not np.isfinite(v) else str(int(v)) for v in values], dtype=object)
+    return values.astype(str).astype(object)
+
+
 def umap_embedding(
     features: np.ndarray,
-    values: np.ndarray,
+    values: np.ndarray | None = None,
     *,
     title: str,
-    color_label: str,
-    categorical: bool = False,
+    color_label: str = "",
+    categorical: bool | None = None,
     seed: int = 0,
+    colorings: Sequence[tuple[np.ndarray, str]] | None = None,
 ) -> Figure:
-    """A 2-D UMAP (umap-learn) of latent vectors coloured by a target.
+    """A 2-D UMAP (umap-learn) of latent vectors, fitted once and drawn once per colouring.
 
     Parameters
     ----------
     features
-        (n_points, D) latents (e.g. one layer's time-pooled vectors).
+        (n_points, D) latents (e.g. one layer's latents, one point per clip).
     values
-        (n_points,) the colour: a continuous target, or category labels when ``categorical``.
+        (n_points,) the colour: a continuous target, or categories (strings, or few whole
+        numbers such as a binary label: drawn with categorical colours and a legend).
     title, color_label
         Figure title and colour-bar/legend label (with the target's unit).
+    categorical
+        Force categorical (True) or continuous (False) colours; by default decided from the
+        values (:func:`is_categorical`).
     seed
         UMAP's random state.
+    colorings
+        Several (values, label) pairs: one panel each over the same embedding (replaces
+        ``values``/``color_label``).
     """
     from probekit.report.umap_cache import import_umap
 
@@ -427,23 +519,69 @@ def umap_embedding(
     features = np.asarray(features, dtype=np.float32)
     if features.ndim != 2 or len(features) < 5:
         raise BadOptionError(f"UMAP needs at least 5 latent vectors, got shape {features.shape}")
+    panels = [(np.asarray(v), label) for v, label in colorings] if colorings else [(np.asarray(values), color_label)]
     reducer = umap.UMAP(n_neighbors=min(15, len(features) - 1), min_dist=0.2, random_state=seed, n_jobs=1)
     embedding = reducer.fit_transform(features)
-    fig, ax = _subplots(figsize=(6.4, 4.8), layout="constrained")
-    if categorical:
-        import seaborn as sns
+    fig, axes = _subplots(1, len(panels), figsize=(5.4 * len(panels) + 1.0, 4.6), layout="constrained", squeeze=False)
+    for ax, (panel_values, label) in zip(axes[0], panels):
+        as_categories = is_categorical(panel_values) if categorical is None or colorings else categorical
+        if as_categories:
+            import seaborn as sns
 
-        categories = list(dict.fromkeys(str(v) for v in values))
-        palette = sns.color_palette("Set2", len(categories))
-        for category, color in zip(categories, palette):
-            keep = np.array([str(v) == category for v in values])
-            ax.scatter(embedding[keep, 0], embedding[keep, 1], s=9, color=color, label=category, alpha=0.8, linewidths=0)
-        ax.legend(title=color_label, fontsize=8, frameon=False, markerscale=2)
-    else:
-        points = ax.scatter(embedding[:, 0], embedding[:, 1], c=np.asarray(values, dtype=float), s=9, cmap="viridis",
-                            alpha=0.85, linewidths=0)
-        fig.colorbar(points, ax=ax).set_label(color_label)
-    ax.set_xlabel("UMAP 1 (arbitrary units)")
-    ax.set_ylabel("UMAP 2 (arbitrary units)")
-    ax.set_title(title, fontsize=10)
+            names = _category_names(panel_values)
+            categories = sorted(dict.fromkeys(names), key=lambda c: (c == "n/a", c))
+            palette = sns.color_palette("colorblind", len(categories))
+            for category, color in zip(categories, palette):
+                keep = names == category
+                ax.scatter(embedding[keep, 0], embedding[keep, 1], s=14, color="0.75" if category == "n/a" else color,
+                           label=f"{category} ({int(keep.sum())})", alpha=0.85, linewidths=0)
+            ax.legend(title=label, fontsize=8, title_fontsize=8, frameon=False, markerscale=1.5, loc="best")
+        else:
+            points = ax.scatter(embedding[:, 0], embedding[:, 1], c=panel_values.astype(float), s=14, cmap="viridis",
+                                alpha=0.85, linewidths=0)
+            fig.colorbar(points, ax=ax).set_label(label)
+        ax.set_xlabel("UMAP 1 (arbitrary units)")
+        ax.set_ylabel("UMAP 2 (arbitrary units)")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def frame_strip(strips) -> Figure:
+    """Frames of one clip per scenario (rows), each object's visible mask outlined in its slot's
+    colour, and a legend naming each slot's role in that scenario.
+
+    Parameters
+    ----------
+    strips
+        :class:`probekit.report.sources.ScenarioFrames` items.
+    """
+    import seaborn as sns
+    from matplotlib.lines import Line2D
+
+    strips = list(strips)
+    if not strips:
+        raise BadOptionError("no scenario frames to draw")
+    n_cols = max(len(s.frames) for s in strips)
+    n_slots = max([len(s.roles) for s in strips] + [int(s.segmentation.max()) + 1 for s in strips])
+    palette = sns.color_palette("bright", max(n_slots, 1))
+    fig, axes = _subplots(len(strips), n_cols, figsize=(1.55 * n_cols + 2.6, 1.6 * len(strips) + 0.4), layout="constrained",
+                          squeeze=False)
+    for row, strip in zip(axes, strips):
+        for ax, frame, rgb, seg in zip(row, strip.frames, strip.rgb, strip.segmentation):
+            ax.imshow(rgb, interpolation="nearest")
+            for slot in range(n_slots):
+                mask = seg == slot
+                if mask.any() and not mask.all():
+                    ax.contour(mask.astype(float), levels=[0.5], colors=[palette[slot]], linewidths=1.2)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"frame {int(frame)}", fontsize=7)
+        for ax in row[len(strip.frames):]:
+            ax.set_visible(False)
+        row[0].set_ylabel(strip.scenario, fontsize=9)
+        handles = [Line2D([], [], color=palette[k], linewidth=2, label=f"slot {k}: {role}") for k, role in enumerate(strip.roles)]
+        if handles:
+            row[len(strip.frames) - 1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.04, 0.5), fontsize=7.5,
+                                              frameon=False, title=f"clip {strip.clip_id[:18]}{'…' if len(strip.clip_id) > 18 else ''}", title_fontsize=7)
+    fig.suptitle("one clip per scenario: visible masks outlined in the slot's colour", fontsize=9)
     return fig

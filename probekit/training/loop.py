@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 from transformers import VJEPA2Config, VJEPA2Model, VJEPA2VideoProcessor
 
 from probekit.errors import BadOptionError
@@ -219,7 +218,9 @@ def train(
         log({"step": 0, "effective_rank_target": effective_rank(pooled_latents(objective.target_encoder, monitor))})
 
     started = time.perf_counter()
-    bar = tqdm(total=opt.steps, initial=step, disable=not progress, desc="train", unit="step")
+    from probekit.progress import progress as progress_bar
+
+    bar = progress_bar(total=opt.steps, initial=step, enabled=progress, desc="train", unit="step")
     last_loss = float("nan")
     model.train()
     end = opt.steps if stop_after is None else min(opt.steps, stop_after)
@@ -241,7 +242,7 @@ def train(
         step += 1
         last_loss = float(out["loss"].detach())
         bar.update(1)
-        bar.set_postfix(loss=f"{last_loss:.4f}")
+        bar.set_postfix(loss=f"{last_loss:.4f}", refresh=False)
         if step % opt.log_every == 0 or step == opt.steps:
             log(
                 {

@@ -132,7 +132,7 @@ def generate_world(
     overwrite
         Replace an existing file.
     progress
-        Show a progress bar (tqdm, on a terminal only).
+        Show progress (a tqdm bar on a terminal, a line every 30 s elsewhere: :mod:`probekit.progress`).
 
     Returns
     -------
@@ -188,10 +188,10 @@ def generate_world(
         "scenarios": json.dumps(list(scenario_list)),
         "slot_roles": json.dumps({s: SLOT_ROLES[s][: jobs[0].k_max] for s in scenario_list}),
     }
-    from tqdm.auto import tqdm
+    from probekit.progress import progress as progress_bar
 
     with _family_results(jobs, int(workers)) as families:
-        bar = tqdm(total=n_planned, unit="clip", desc="generate", disable=None if progress else True)
+        bar = progress_bar(total=n_planned, unit="clip", desc="generate", enabled=progress)
         try:
             with world_writer(out, attrs) as writer:
                 for family in families:
