@@ -17,10 +17,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "probekit"
 
 #: Layer of each top-level package or module of probekit, lowest first.
 LAYERS = {
-    0: {"errors", "validation", "bounds", "shipped", "h5io", "formats", "metrics", "summary", "devices"},
+    0: {"errors", "validation", "bounds", "shipped", "h5io", "formats", "metrics", "devices", "progress"},
     1: {"data", "store", "rundir", "worlds", "encoders", "probes"},
     2: {"sources", "extraction", "evaluation", "stages", "attribution", "testing"},
-    3: {"report", "plot", "training"},
+    3: {"report", "plot", "training", "summary"},
     4: {"api", "demo", "cli", "__main__", "__init__"},
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}
