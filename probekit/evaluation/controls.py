@@ -80,8 +80,29 @@ def geometry_features(labels: LabelSource, data: TargetData) -> np.ndarray | Non
     return np.hstack([flat, _coverage_summary(maps), when])
 
 
+#: Side of the coarse grid the ceiling's coverage and depth maps are pooled to (the exact
+#: centroid, area and extent of each object come from the full-resolution maps).
+CEILING_GRID = 4
+
+
+def _pooled(maps: np.ndarray, side: int = CEILING_GRID) -> np.ndarray:
+    """Average-pool the last two axes to at most ``side`` x ``side`` cells (block means)."""
+    h, w = maps.shape[-2:]
+    rows = np.array_split(np.arange(h), min(side, h))
+    cols = np.array_split(np.arange(w), min(side, w))
+    return np.stack([np.stack([maps[..., r[0]:r[-1] + 1, c[0]:c[-1] + 1].mean(axis=(-2, -1)) for c in cols], axis=-1)
+                     for r in rows], axis=-2)
+
+
 def ceiling_features(labels: LabelSource, data: TargetData, window: int = 1) -> np.ndarray | None:
-    """(n, f) ground-truth features on the token grid around each sample's step."""
+    """(n, f) ground-truth features on the token grid around each sample's step.
+
+    Per step of the window: each object's exact mask summary at full resolution (area,
+    centroid, extent) and its coverage (and the depth map) pooled to a
+    :data:`CEILING_GRID`-sided grid. Clip-level targets get the summaries of every step and the
+    time-mean pooled maps. The features stay a few hundred wide whatever the token grid, so the
+    ceiling's nested ridge is cheap.
+    """
     if not labels.has("token_coverage"):
         return None
     cov = np.nan_to_num(labels.get("token_coverage").astype(np.float32))  # (N, T', K, H', W')
@@ -92,14 +113,14 @@ def ceiling_features(labels: LabelSource, data: TargetData, window: int = 1) -> 
         for offset in range(-window, window + 1):
             s = np.clip(data.step + offset, 0, n_steps - 1)
             maps = cov[data.clip, s]  # (n, K, H', W')
-            parts += [maps.reshape(len(maps), -1), _coverage_summary(maps).reshape(len(maps), -1)]
+            parts += [_pooled(maps).reshape(len(maps), -1), _coverage_summary(maps).reshape(len(maps), -1)]
             if depth is not None:
-                parts.append(np.nan_to_num(depth[data.clip, s]).reshape(len(maps), -1))
+                parts.append(_pooled(np.nan_to_num(depth[data.clip, s])).reshape(len(maps), -1))
     else:
         maps = cov[data.clip]  # (n, T', K, H', W')
-        parts += [maps.reshape(len(maps), -1), _coverage_summary(maps).reshape(len(maps), -1)]
+        parts += [_pooled(maps.mean(axis=1)).reshape(len(maps), -1), _coverage_summary(maps).reshape(len(maps), -1)]
         if depth is not None:
-            parts.append(np.nan_to_num(depth[data.clip]).reshape(len(maps), -1))
+            parts.append(_pooled(np.nan_to_num(depth[data.clip]).mean(axis=1)).reshape(len(maps), -1))
     return np.hstack(parts).astype(np.float64)
 
 
