@@ -148,3 +148,28 @@ def test_end_to_end_from_a_generated_world(tmp_path, run_cli):
     assert done.returncode == 0, done.stderr
     html = report.read_text(encoding="utf-8")
     assert 'id="binding"' in html and "Binding per layer" in html and "Masks and token clusters" in html
+
+
+def test_binding_evidence_sits_under_the_verdicts(planted_run):
+    """The bound layer (chosen by FG-ARI) gives the evidence: its specificity is the planted high one."""
+    import re
+
+    from probekit.report.sections import verdict_evidence
+    from probekit.report.verdicts import Verdict, headline_rows
+    from probekit.rundir import load_run
+
+    run = load_run(planted_run)
+    evidence = verdict_evidence(run)
+    (store,) = run.stores
+    bound = TOKEN_FORMS.index("bound")
+    (ari_line,) = evidence[(store, "")]
+    assert f"layer {bound}" in ari_line and "FG-ARI" in ari_line
+    (spec_line,) = evidence[(store, "velocity")]
+    value = float(re.search(r"specificity (-?\d+\.\d+)", spec_line).group(1))
+    assert f"layer {bound}" in spec_line and value >= 0.7  # planted: each object's state in its own tokens
+    verdicts = [Verdict(store, "encoder", "velocity", 0, "encoded", "linear gain"),
+                Verdict(store, "encoder", "gravity", -1, "not carried by the data", "ceiling")]
+    table = headline_rows(verdicts, evidence).set_index("target")
+    assert spec_line in table.loc["velocity [slot 0]", "evidence"] and ari_line in table.loc["velocity [slot 0]", "evidence"]
+    assert table.loc["gravity", "evidence"] == ""  # scene-level targets get no per-object binding line
+    assert "evidence" not in headline_rows(verdicts).columns

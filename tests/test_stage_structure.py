@@ -227,6 +227,14 @@ def test_probe_run_writes_the_table_and_the_report_section(planted, tmp_path):
     # the S table: one row per (store, layer, physics factor), nuisance factors as columns
     assert {"color: S", "color: S/S_pixels", "texture: S"} <= set(section.table.columns)
     assert set(section.table["physics factor"]) == set(PHYSICS)
+    # evidence under the verdicts: the deepest layer (1, planted sensitive) is far above the pixels
+    import re
+
+    from probekit.report.sections import verdict_evidence
+
+    (line,) = verdict_evidence(run)[("planted-encoder:trained", "velocity")]
+    ratio = float(re.search(r"sensitivity vs pixels (\d+\.\d+)", line).group(1))
+    assert "layer 1" in line and ratio > 5
 
 
 @pytest.mark.slow

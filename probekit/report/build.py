@@ -24,7 +24,7 @@ from probekit.report.diagnosis import (
     target_name,
 )
 from probekit.report.headline import headline as run_headline
-from probekit.report.sections import Section, render_figure, stage_sections
+from probekit.report.sections import Section, render_figure, stage_sections, verdict_evidence
 from probekit.report.verdicts import GainMargins, format_gains, headline_rows, judge
 from probekit.rundir import STORE_CONTROLS, Run, load_run
 
@@ -370,7 +370,7 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
     headline = run_headline(scored, run.stores)
     verdicts = judge(run.gains, selection) if not run.gains.empty else []
     return {
-        "verdict_table": headline_rows(verdicts) if verdicts else None,
+        "verdict_table": headline_rows(verdicts, verdict_evidence(run)) if verdicts else None,
         "verdict_rules": VERDICT_RULES,
         "margins": GainMargins(),
         "title": f"probekit report: {run.path.name}",

@@ -232,9 +232,15 @@ def _others(gains: pd.DataFrame, store: str, target: str, slot: int, readout: st
     return found
 
 
-def headline_rows(verdicts: list[Verdict]) -> pd.DataFrame:
-    """Per target: each store's gain over nuisance, the encoder's paired differences, verdict."""
+def headline_rows(verdicts: list[Verdict], evidence: dict[tuple[str, str], list[str]] | None = None) -> pd.DataFrame:
+    """Per target: each store's gain over nuisance, the encoder's paired differences, verdict.
+
+    ``evidence`` (:func:`probekit.report.sections.verdict_evidence`): lines of the structure
+    stages per (store, target), target ``""`` for a whole store, listed under the verdict
+    without changing its rule (an ``evidence`` column when any line applies).
+    """
     rows = []
+    evidence = evidence or {}
     for v in verdicts:
         if v.role in BASELINE_ROLES:
             continue
@@ -244,6 +250,8 @@ def headline_rows(verdicts: list[Verdict]) -> pd.DataFrame:
             row[f"minus {label}"] = v.versus[label].text() if label in v.versus else "n/a"
         row["verdict"] = v.verdict
         row["rests on"] = v.rests_on
+        lines = evidence.get((v.store, v.target), []) + (evidence.get((v.store, ""), []) if v.slot >= 0 else [])
+        row["evidence"] = "; ".join(lines)
         rows.append(row)
     baseline_gains = {}
     for v in verdicts:
@@ -252,6 +260,8 @@ def headline_rows(verdicts: list[Verdict]) -> pd.DataFrame:
     for row in rows:
         row["baselines (gain over nuisance)"] = "; ".join(baseline_gains.get(row["target"], [])) or "n/a"
     order = ["target", "store", "readout", "gain over nuisance", "baselines (gain over nuisance)", "minus random twin", "minus pixels", "verdict", "rests on"]
+    if any(row["evidence"] for row in rows):
+        order.append("evidence")
     return pd.DataFrame(rows, columns=order)
 
 

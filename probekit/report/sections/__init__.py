@@ -6,6 +6,9 @@ registered section is shown as its table.
 
 To add a section: write one module here defining ``render(run) -> Section`` and calling
 ``register_section("<stage>", render)`` at import, and add the module to ``SECTION_MODULES``.
+
+A stage may also add evidence under the verdicts (:func:`register_evidence`): short lines per
+(store, target) that sit beside a verdict without changing its rule.
 """
 
 from __future__ import annotations
@@ -49,6 +52,35 @@ class Section:
     absent: str = ""
     intro: str = ""
     table: pd.DataFrame | None = None
+
+
+#: Evidence under the verdicts: (store, target) -> lines; target "" for lines about a whole store.
+Evidence = dict[tuple[str, str], list[str]]
+_EVIDENCE: dict[str, Callable[["Run"], Evidence]] = {}
+
+
+def register_evidence(stage: str, evidence: Callable[["Run"], Evidence]) -> None:
+    """Register ``evidence(run)``: lines a stage adds under the verdicts of each (store, target)."""
+    _EVIDENCE[stage] = evidence
+
+
+def verdict_evidence(run: "Run") -> Evidence:
+    """Evidence lines of every stage the run holds, merged per (store, target).
+
+    A stage whose table cannot be read adds nothing here (its section says why).
+    """
+    section_renderers()  # loads the built-in section modules, which register their evidence
+    merged: Evidence = {}
+    for stage in run.stages:
+        if stage not in _EVIDENCE:
+            continue
+        try:
+            found = _EVIDENCE[stage](run)
+        except Exception:  # noqa: BLE001 - a damaged stage table: the section reports it
+            continue
+        for key, lines in found.items():
+            merged.setdefault(key, []).extend(lines)
+    return merged
 
 
 def render_figure(fig, kind: str, title: str, caption: str, fmt_: str = "svg") -> Figure:
@@ -107,4 +139,5 @@ def stage_sections(run: "Run") -> list[Section]:
     return sections
 
 
-__all__ = ["Figure", "Section", "register_section", "render_figure", "section_renderers", "stage_sections"]
+__all__ = ["Evidence", "Figure", "Section", "register_evidence", "register_section", "render_figure", "section_renderers",
+           "stage_sections", "verdict_evidence"]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
-from probekit.report.sections import Section, register_section, render_figure
+from probekit.report.sections import Evidence, Section, register_evidence, register_section, render_figure
 
 NUISANCE_STYLES = {"color": "-", "texture": "--", "light": "-.", "camera": ":"}
 
@@ -208,3 +208,41 @@ def render(run) -> Section:
 
 
 register_section("structure", render)
+
+
+#: Probe targets whose physics factor the twins change (target -> factor of the structure table).
+TARGET_FACTORS = {"velocity": "velocity", "speed": "velocity", "gravity": "gravity", "mass": "mass",
+                  "friction": "friction", "restitution": "restitution"}
+
+
+def evidence(run) -> Evidence:
+    """Invariance evidence under the verdicts, at each store's deepest measured layer (token means).
+
+    Per (store, target) whose physics factor the twins change: the twins' latent distance and,
+    where a pixels store is in the run, the sensitivity ratio against the pixels' (below 1 with
+    its interval below 1: the encoder is more invariant to the change than the pixels are).
+    """
+    table = run.table("structure")
+    rows = table[(table["pooling"] == "token_mean") & (table["control"] == "none")]
+    out: Evidence = {}
+    for store, own in rows.groupby("store", sort=False):
+        layer = int(own["layer"].max())
+        own = own[own["layer"] == layer]
+        for target, factor in TARGET_FACTORS.items():
+            parts = []
+            dist = own[(own["metric"] == "twin_distance") & (own["factor"] == factor)]
+            dist = dist[np.isfinite(dist["value"].to_numpy(dtype=float))]
+            if len(dist):
+                r = dist.iloc[0]
+                parts.append(f"twin distance {r['value']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]")
+            ratio = own[(own["metric"] == "sensitivity_vs_pixels") & (own["factor"] == factor)]
+            ratio = ratio[np.isfinite(ratio["value"].to_numpy(dtype=float))]
+            if len(ratio):
+                r = ratio.iloc[0]
+                parts.append(f"sensitivity vs pixels {r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}] (against {r['versus']})")
+            if parts:
+                out.setdefault((str(store), target), []).append(f"invariance, layer {layer}, {factor} twins: " + "; ".join(parts))
+    return out
+
+
+register_evidence("structure", evidence)
