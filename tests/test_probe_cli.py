@@ -138,6 +138,10 @@ def test_bad_input_is_one_line_exit_2(tmp_path, run_cli, case, expect):
     assert len(lines) == 1 and lines[0].startswith("error: ")
     for fragment in expect:
         assert fragment in lines[0]
+    if case == "nan":  # found while fitting: the run directory stays, marked incomplete (resumable)
+        assert json.loads((tmp_path / "run" / "manifest.json").read_text())["complete"] is False
+    else:  # refused before anything was written: no empty run directory is left behind
+        assert not (tmp_path / "run").exists()
 
 
 def test_constant_target_is_skipped_with_reason(tmp_path, run_cli):

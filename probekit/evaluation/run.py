@@ -116,8 +116,14 @@ def _run(stores: list[str | os.PathLike], out: Path, parsed: Suite, explicit: bo
     """The sweep and the stages of :func:`run_probe`, its fits run by ``executor``."""
     inputs = open_inputs([Path(p) for p in stores])
     _check_replacing(out, inputs, overwrite)
+    created = not out.exists()
     out.mkdir(exist_ok=True)
-    sweep_obj = Sweep(inputs, parsed, ProbeCache(out / "probes"), targets_explicit=explicit, log=log, threads=max(1, int(threads)))
+    try:
+        sweep_obj = Sweep(inputs, parsed, ProbeCache(out / "probes"), targets_explicit=explicit, log=log, threads=max(1, int(threads)))
+    except Exception:
+        if created:  # refused before anything was written (e.g. no usable target): leave no empty run directory
+            _remove_if_empty(out)
+        raise
     manifest = base_manifest(inputs, parsed, parsed.folds, parsed.seed, out)
     write_manifest(out, manifest, complete=False)
     import torch
@@ -153,6 +159,15 @@ def _torch_readouts_on(suite: Suite, device: str) -> None:
     for name in suite.readouts:
         if "device" in get_readout(name).regressor().get_params():
             suite.params.setdefault(name, {})["device"] = str(resolved)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` and its empty sub-folders when no file lies anywhere inside."""
+    if any(path.is_file() for path in folder.rglob("*")):
+        return
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        sub.rmdir()
+    folder.rmdir()
 
 
 def _check_replacing(out: Path, inputs, overwrite: bool) -> None:
