@@ -170,6 +170,7 @@ def tiny_run(tmp_path_factory):
     return world, run
 
 
+@pytest.mark.slow  # several minutes on 2 cores: kept out of the default run
 def test_attribute_end_to_end_writes_maps_table_and_report(tiny_run, tmp_path):
     import h5py
 

@@ -5,6 +5,8 @@ must recover the planted-signal reference's known answer."""
 
 from __future__ import annotations
 
+import pytest
+
 import re
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from probekit.rundir import load_run
 from probekit.store import Store
 
 
+@pytest.mark.slow  # several minutes on 2 cores: kept out of the default run
 def test_demo_quick_uses_the_shipped_weights_and_their_random_twin(run_cli, tmp_path):
     from safetensors.torch import load_file
 

@@ -50,6 +50,7 @@ def pattern_run(tmp_path_factory):
     return table, tmp / "run"
 
 
+@pytest.mark.slow  # several minutes on 2 cores: kept out of the default run
 def test_sweep_recovers_planted_pattern(pattern_run):
     table, _ = pattern_run
     pos = _scores(table, "position_camera", 0, "r2")
@@ -72,6 +73,7 @@ def test_sweep_recovers_planted_pattern(pattern_run):
         assert contact[("linear", layer)] < 0.62
 
 
+@pytest.mark.slow  # several minutes on 2 cores: kept out of the default run
 def test_selection_by_inner_cv_finds_planted_layers(pattern_run):
     _, run = pattern_run
     sel = pd.read_csv(run / "selection.csv")

@@ -95,6 +95,7 @@ def test_shipping_checks_the_evaluation_is_of_these_weights(tmp_path):
     assert json.loads(shipped.with_suffix(".eval.json").read_text())["setup"]["weights"] == "t.safetensors"
 
 
+@pytest.mark.slow  # several minutes on 2 cores: kept out of the default run
 def test_evaluate_cli_compares_trained_twin_and_pixels_with_paired_intervals(run_cli, tmp_path):
     """A small held-out evaluation end to end; its ranks and goal verdicts agree with its own stores and comparisons."""
     from probekit.rundir import load_run
