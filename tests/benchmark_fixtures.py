@@ -14,7 +14,7 @@ SIZE = 32
 
 
 def write_mp4(path: Path, frames: np.ndarray, fps: int = 25) -> Path:
-    """(T, H, W, 3) uint8 frames as an mpeg4 mp4 (PyAV, as the labelled-folder tests write them)."""
+    """(T, H, W, 3) uint8 frames as an mpeg4 mp4 (PyAV); the labelled-folder and benchmark fixtures share it."""
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)

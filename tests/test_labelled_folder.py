@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from benchmark_fixtures import write_mp4
 
 from probekit.errors import BadOptionError
 from probekit.sources import ClipSource, LabelledFolderSource, open_source
@@ -33,23 +34,13 @@ def _square_clips(n_clips: int, seed: int):
 
 def write_labelled_folder(root, n_clips: int = 25, seed: int = 0, masks: bool = True):
     """Videos (half mp4 via PyAV, half PNG frame folders), labels.csv, labels.toml, PNG masks."""
-    import av
     from PIL import Image
 
     (root / "videos").mkdir(parents=True)
     rows = []
     for index, (clip, frames, centres, mask) in enumerate(_square_clips(n_clips, seed)):
         if index % 2:
-            with av.open(str(root / "videos" / f"{clip}.mp4"), "w") as container:
-                stream = container.add_stream("mpeg4", rate=10)
-                stream.width = stream.height = SIZE
-                stream.pix_fmt = "yuv420p"
-                stream.bit_rate = 2_000_000
-                for frame in frames:
-                    for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                        container.mux(packet)
-                for packet in stream.encode():
-                    container.mux(packet)
+            write_mp4(root / "videos" / f"{clip}.mp4", frames, fps=10)
         else:
             (root / "videos" / clip).mkdir()
             for t, frame in enumerate(frames):
