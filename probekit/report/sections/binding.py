@@ -106,6 +106,10 @@ def _frames(frames: pd.DataFrame, layers: dict[str, int]):
     return fig
 
 
+def _interval(row: pd.Series) -> str:
+    return f"{row['value']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+
+
 def _summary(table: pd.DataFrame, layers: dict[str, int]) -> pd.DataFrame:
     out = []
     for store, layer in layers.items():
@@ -115,8 +119,7 @@ def _summary(table: pd.DataFrame, layers: dict[str, int]) -> pd.DataFrame:
             hit = rows[(rows["method"] == method) & (rows["scope"] == scope) & (rows["metric"] == metric) & (rows["target"] == target) & (rows["layer"] == at)]
             if hit.empty:
                 return ""
-            r = hit.iloc[0]
-            return f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+            return _interval(hit.iloc[0])
 
         clip_rows = rows[(rows["method"] == "kmeans") & (rows["metric"] == "fg_ari") & (rows["scope"] == "clip")]
         entry = {"store": store, "chosen layer": layer, "FG-ARI k-means": pick("kmeans", "clip", "fg_ari"),
@@ -169,10 +172,6 @@ def render(run) -> Section:
                                                  "Per store, the example clip's busiest token step: ground-truth labels (0 background, k + 1 slot k) next to the token clusters at the chosen layer and the position-only clusters (cluster colours are arbitrary)."))
     section.table = _summary(table, layers)
     return section
-
-
-def _interval(row: pd.Series) -> str:
-    return f"{row['value']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
 
 
 def evidence(run) -> Evidence:
