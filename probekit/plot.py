@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from probekit.report import figures
 from probekit.report.diagnosis import Thresholds, diagnose
 from probekit.report.latents import label_per_point
+from probekit.formats.run import sentinel_indices
 from probekit.rundir import Run
 
 __all__ = ["layer_curves", "heatmap", "selectivity", "diagnosis_summary", "umap", "frames", "store_colors"]
@@ -27,9 +28,10 @@ RunLike = Union[Run, pd.DataFrame]
 
 def _split(run: RunLike) -> tuple[pd.DataFrame, pd.DataFrame, list[str] | None]:
     if isinstance(run, Run):
-        return run.results, run.selection, run.stores
+        view = run.engine_view()
+        return view.results, view.selection, view.stores
     if isinstance(run, pd.DataFrame):
-        return run, pd.DataFrame(), None
+        return sentinel_indices(run), pd.DataFrame(), None
     raise TypeError(f"expected a probekit Run (pk.load_run) or a results DataFrame, got {type(run).__name__}")
 
 

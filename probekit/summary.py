@@ -147,7 +147,7 @@ def describe_run(path: str | os.PathLike) -> str:
         inputs = ", ".join(str(e.get("label", "?")) for e in manifest.get("inputs", []) if isinstance(e, dict))
         return (f"probekit run directory {path} (INCOMPLETE: its probe run did not finish; re-run the same "
                 f"`probekit probe` command to resume)\nstores: {inputs or 'none recorded'}")
-    run = load_run(path)
+    run = load_run(path).engine_view()
     lines = [f"probekit run directory {path} (complete; probed {manifest.get('created_utc', 'n/a')}, "
              f"probekit {manifest.get('probekit_version', 'n/a')})", "stores:"]
     for label in run.stores:

@@ -204,8 +204,8 @@ def test_attribute_end_to_end_writes_maps_table_and_report(tiny_run, tmp_path):
 def test_attribute_refuses_another_world_file_in_one_line(tiny_run, tmp_path):
     world, run_dir = tiny_run
     other = tmp_path / "other.h5"
-    assert _cli("generate", "--out", other, "--clips", "10", "--frames", "16", "--size", "64", "--seed", "2",
-                          "--scenarios", "drop,collide").returncode == 0
+    assert _cli("generate", "--out", other, "--clips", "2", "--frames", "16", "--size", "64", "--seed", "2",
+                          "--scenarios", "drop").returncode == 0
     done = _cli("attribute", run_dir, "--data", other, "--clips", "1")
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]

@@ -103,17 +103,27 @@ def test_square_position_recovered_end_to_end_and_aligned_for_tubelets(folder, t
     skipped = {entry["target"] for entry in run.manifest["skipped"]}
     assert "position_camera" in skipped  # built-in targets without labels are skipped, not errors
 
-    tiny = pk.extract(folder, tmp_path / "tiny.h5", encoder="tiny-vjepa2", layers="0,6", pool="mean,time,object",
+    tiny = pk.extract(folder, tmp_path / "tiny.h5", encoder="tiny-vjepa2", layers="0,6", pool="mean,time,object,grid",
                       label="tiny (squares)", progress=False)
     with Store(tiny) as store:
         assert store.attrs["label"] == "tiny (squares)"
         assert {"square_position", "right_half", "exists", "token_coverage"} <= set(store.label_names)
-        assert "object" in store.feature_kinds(6)
+        assert {"object", "grid"} <= set(store.feature_kinds(6))
         # tubelets of two frames: the label is the true centre halfway between the two frames
         truth = np.stack([centres for _, _, centres, _ in _square_clips(25, 0)])
         expected = (truth[:, 0::2] + truth[:, 1::2]) / 2
         order = [int(c[4:]) for c in store.clips()["clip_id"]]
         np.testing.assert_allclose(store.labels("square_position")[:, :, 0], expected[order], rtol=1e-5)
+    # the token grid, not its mean, says where the square is: a linear readout of the flattened
+    # (pooled) grid recovers the position without any mask, where the mean-pooled readout cannot
+    spatial_suite = tmp_path / "spatial.toml"
+    spatial_suite.write_text('[suite]\nname = "squares"\nreadouts = ["linear", "spatial"]\ncontrols = []\nn_boot = 50\n'
+                             'targets = ["square_position"]\n[readouts.spatial]\nalphas = [1e-2, 1, 100, 1e4]\n'
+                             '[readouts.linear]\nalphas = [1e-2, 1, 100, 1e4]\n')
+    tiny_run = pk.probe(tiny, tmp_path / "tiny_run", suite=spatial_suite)
+    scores = tiny_run.results[(tiny_run.results.target == "square_position") & (tiny_run.results.metric == "r2")]
+    assert scores[scores.readout == "spatial"].score.max() >= 0.9, scores
+    assert scores[scores.readout == "linear"].score.max() < 0.5, scores  # the mean over tokens loses the position
 
 
 def test_without_masks_object_readouts_are_not_available(tmp_path):

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from probekit.evaluation import run_probe
+from probekit.formats.run import sentinel_indices
 from probekit.testing import synthetic_labels, write_planted_store
 
 
@@ -37,6 +38,7 @@ batch_size = 128
 
 
 def _scores(table: pd.DataFrame, target: str, slot: int, metric: str, control: str = "none") -> pd.Series:
+    table = sentinel_indices(table)  # slot -1: a scene-level target
     sel = table[(table.target == target) & (table.slot == slot) & (table.metric == metric) & (table.scenario == "all") & (table.control == control)]
     return sel.set_index(["readout", "layer"])["score"]
 

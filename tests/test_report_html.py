@@ -67,7 +67,7 @@ def planted_report(tmp_path_factory):
 
 def test_diagnosis_in_the_html_states_the_planted_patterns_with_the_runs_numbers(planted_report):
     run_dir, out = planted_report
-    run = load_run(run_dir)
+    run = load_run(run_dir).engine_view()  # the report keys scene-level rows by slot -1
     items = {(i["data-store"], i["data-target"], int(i["data-slot"])): i for i in _parse(out).items}
     for key, pattern in EXPECTED.items():
         item = items[key]

@@ -4,7 +4,9 @@ other versions refused in one line (docs/formats.md, "Run directory")."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from planted_run import make_planted_run
@@ -35,11 +37,14 @@ def test_version_1_run_is_read_with_role_and_baseline_apart(tmp_path):
     assert set(pivot.columns) == {"planted", "pixels"}
     assert set(raw.query("control == 'none' and metric == 'r2'").store) == {"planted"}
     # is_selected: the layer selection.csv names, per readout
-    selection = run.selection[run.selection.choice == "layer"]
-    for row in selection.itertuples():
-        rows = results[(results.store == row.store) & (results.target == row.target) & (results.slot == row.slot)
-                       & (results.readout == row.readout) & (results.baseline == "none")]
-        assert set(rows[rows.is_selected].layer) == {row.layer}
+    chosen = run.selection[run.selection.choice == "layer"][["store", "target", "slot", "readout", "layer"]]
+    merged = results[results.baseline == "none"].merge(chosen, on=["store", "target", "slot", "readout"], suffixes=("", "_chosen"))
+    assert len(merged[merged.is_selected].drop_duplicates(["store", "target", "slot", "readout"])) == len(chosen)
+    assert (merged.is_selected == (merged.layer == merged.layer_chosen)).all()
+    # "no slot" and "no layer" are nulls of nullable integers, not -1
+    assert str(results.slot.dtype) == "Int64" and str(results.layer.dtype) == "Int64"
+    assert results.layer[results.role == "labels"].isna().all() and (results.layer.dropna() >= 0).all()
+    assert results.slot[results.target == "gravity"].isna().all() and (results.slot.dropna() >= 0).all()
 
 
 @pytest.mark.parametrize("version", [0, 3, "2"])
@@ -76,3 +81,37 @@ def test_tidy_table_splits_a_random_twins_baseline_rows():
     assert list(table.role) == ["random_twin", "random_twin"]
     assert sorted(table.baseline) == ["control_task", "none"]
     assert len(table.fold_scores.iloc[0]) == 2 and pd.isna(table.fold_scores.iloc[0][1])
+
+
+V1_FIXTURE = Path(__file__).parent / "fixtures" / "run_v1_planted"
+
+
+def test_tables_equal_those_of_format_version_1(tmp_path):
+    """The same probe as the version-1 run in tests/fixtures (written by probekit before format v2):
+    every row maps to one row of today's table, with equal scores, intervals and fold scores
+    (within 1e-12), and the selection table is the same."""
+    import probekit as pk
+    from probekit.formats.run import STORE_CONTROLS
+    from probekit.testing import write_planted_store
+
+    store = write_planted_store(tmp_path / "planted.h5", forms=("noise", "linear", "object", "contact"), dim=12, n_clips=40,
+                                n_steps=4, seed=11)
+    run = pk.probe(store, tmp_path / "run", suite=V1_FIXTURE / "suite.toml")
+    old = pd.read_csv(V1_FIXTURE / "results.csv.gz", keep_default_na=False, na_values=[""])
+    # the mapping of version-1 columns to version 2
+    old["baseline"] = np.where(old.control.isin(STORE_CONTROLS), "none", old.control)
+    for column in ("layer", "slot"):
+        old[column] = old[column].astype("Int64").where(old[column] >= 0)
+    keys = ["store", "layer", "target", "slot", "readout", "baseline", "scenario", "metric"]
+    merged = old.merge(run.results, on=keys, suffixes=("_v1", ""), how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all() and len(merged) == len(old) == len(run.results)
+    assert set(run.results.role) == {"planted", "labels"}
+    for column in ("score", "ci_low", "ci_high"):
+        np.testing.assert_allclose(merged[column].to_numpy(float), merged[f"{column}_v1"].to_numpy(float), rtol=0, atol=1e-12)
+    for new_folds, old_folds in zip(merged["fold_scores"], merged["fold_scores_v1"]):
+        expected = [np.nan if v is None else v for v in json.loads(old_folds)] if isinstance(old_folds, str) else []
+        np.testing.assert_allclose(np.asarray(new_folds, float), np.asarray(expected, float), rtol=0, atol=1e-6)  # v1 rounded to 6 digits
+    selection = pd.read_csv(V1_FIXTURE / "selection.csv", keep_default_na=False, na_values=[""])
+    for column in ("layer", "slot"):
+        selection[column] = selection[column].astype("Int64").where(selection[column] >= 0)
+    pd.testing.assert_frame_equal(run.selection.reset_index(drop=True), selection, check_dtype=False, rtol=0, atol=1e-12)

@@ -173,7 +173,7 @@ def run_attribute(config: AttributeConfig, log: Callable[[str], None] | None = N
     from probekit.rundir import load_run
 
     _validate(config)
-    run = load_run(config.run)
+    run = load_run(config.run).engine_view()
     quiet = log is None
     log = log or (lambda line: None)
     out = run.path / ATTRIBUTION_FILE

@@ -25,7 +25,7 @@ def extract(
     label: Optional[str] = typer.Option(None, "--label", help="The store's display name in tables, figures and the report."),
     init: Optional[str] = typer.Option(None, "--init", help="pretrained or random (same architecture, seeded random weights)."),
     layers: Optional[str] = typer.Option(None, "--layers", help="all, or indices such as 0,4,8 or -1 (0 = embeddings)."),
-    pool: Optional[str] = typer.Option(None, "--pool", help="Comma list of mean,time,object,none (none = full tokens)."),
+    pool: Optional[str] = typer.Option(None, "--pool", help="Comma list of mean,time,object,grid,none (grid = tokens pooled to at most 4x4 cells per step; none = full tokens)."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float16 (default) or float32."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Clips per batch (and per committed unit)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or mps."),

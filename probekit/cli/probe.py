@@ -76,7 +76,7 @@ def probe_summary(out: Path, seconds: float) -> str:
     from probekit.report.headline import headline_lines
     from probekit.rundir import STORE_CONTROLS, load_run
 
-    run = load_run(out)
+    run = load_run(out).engine_view()
     own = run.results[run.results["control"].isin(STORE_CONTROLS) & (run.results["layer"] >= 0)]
     fitted = len(own[["store", "layer"]].drop_duplicates())
     lines = [summary_line("probe", seconds, count=fitted, unit="store x layer", written=[out]),

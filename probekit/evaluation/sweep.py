@@ -28,6 +28,7 @@ from probekit.evaluation.suite import Suite
 from probekit.evaluation.targets import CATALOG, TargetData, build_target, n_slots, required_labels
 from probekit.formats.run import LABEL_STORE, store_role
 from probekit.evaluation.units import FitJob, FitUnit, JobResult, run_unit
+from probekit.extraction.pooling import grid_pool
 from probekit.formats.store import TOKEN_FRAMES
 from probekit.metrics import contrast_bootstrap, paired_bootstrap
 from probekit.probes.registry import Readout, get_readout
@@ -238,6 +239,8 @@ class Sweep:
                     X = np.nanmean(obj[data.clip, :, data.slot], axis=1)
             else:
                 X = obj[data.clip, data.step, data.slot]
+        elif kind == "grid":
+            X = feats["grid"][data.clip].mean(axis=1) if per_clip else feats["grid"][data.clip, data.step]
         elif kind == "tokens":
             if per_clip:
                 return None, np.zeros(0, int)
@@ -525,6 +528,8 @@ class Sweep:
             feats[kind] = X
         if "mean" not in feats and "time" in feats:
             feats["mean"] = feats["time"].mean(axis=1)
+        if "grid" in want and "grid" not in feats and "tokens" in stored:
+            feats["grid"] = grid_pool(feats["tokens"] if "tokens" in feats else item.features(layer, "tokens"))
         return feats
 
     def _grid_controls(self, grid: TimeGrid, controls: set[str]) -> Iterator[tuple[FitUnit, list]]:

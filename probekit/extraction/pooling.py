@@ -1,4 +1,5 @@
-"""Per-layer outputs kept in the store: ``mean``, ``time``, ``object`` and full ``tokens``."""
+"""Per-layer outputs kept in the store: ``mean``, ``time``, ``object``, a coarse spatial ``grid``
+and full ``tokens``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import torch
 from probekit.errors import BadOptionError
 
 #: Pool kinds accepted by ``--pool`` (``none`` is an alias of ``tokens``: no pooling).
-POOL_KINDS = ("mean", "time", "object", "tokens")
+POOL_KINDS = ("mean", "time", "object", "grid", "tokens")
 DEFAULT_POOL = ("mean", "time", "object")
+#: ``grid`` keeps at most this many cells per side: tokens are average-pooled to a
+#: ``min(H', GRID_CELLS) x min(W', GRID_CELLS)`` grid per step and flattened, so that a linear
+#: readout can see *where* something is without a mask (``mean`` and ``time`` average it away).
+GRID_CELLS = 4
 
 
 def parse_pool(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
@@ -20,7 +25,7 @@ def parse_pool(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...
     items = ["tokens" if s == "none" else s for s in items]
     bad = [s for s in items if s not in POOL_KINDS]
     if bad or not items:
-        raise BadOptionError(f"--pool {spec!r}: unknown kind(s) {bad}; use a comma-separated subset of mean,time,object,none (= full tokens)")
+        raise BadOptionError(f"--pool {spec!r}: unknown kind(s) {bad}; use a comma-separated subset of mean,time,object,grid,none (= full tokens)")
     return tuple(k for k in POOL_KINDS if k in items)
 
 
@@ -46,6 +51,30 @@ def pool_tokens(tokens: torch.Tensor, kinds: tuple[str, ...], coverage: np.ndarr
         obj = torch.matmul(weights, flat) / total.unsqueeze(-1)
         obj[total == 0] = float("nan")
         out["object"] = obj.numpy()
+    if "grid" in kinds:
+        out["grid"] = grid_pool(x.numpy())
     if "tokens" in kinds:
         out["tokens"] = x.numpy()
     return out
+
+
+def grid_pool(tokens: np.ndarray) -> np.ndarray:
+    """Average tokens (..., H', W', D) over a coarse spatial grid and flatten each step.
+
+    Parameters
+    ----------
+    tokens
+        Token grids with the spatial axes third and second from last.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., g_h * g_w * D)`` with ``g = min(side, GRID_CELLS)``; cell boundaries follow
+        ``torch.nn.functional.adaptive_avg_pool2d`` (cells overlap by one token where the side is
+        not a multiple of the cell count).
+    """
+    *lead, h, w, d = tokens.shape
+    gh, gw = min(h, GRID_CELLS), min(w, GRID_CELLS)
+    x = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.float32)).reshape(-1, h, w, d).permute(0, 3, 1, 2)
+    pooled = torch.nn.functional.adaptive_avg_pool2d(x, (gh, gw)).permute(0, 2, 3, 1)
+    return pooled.reshape(*lead, gh * gw * d).numpy()

@@ -18,7 +18,7 @@ from probekit.encoders.base import TokenLayout
 from probekit.devices import DEVICES, pick_device  # noqa: F401  (re-exported: the extraction's --device)
 from probekit.errors import BadOptionError
 from probekit.extraction.align import align_world_labels
-from probekit.extraction.pooling import parse_pool, pool_tokens
+from probekit.extraction.pooling import GRID_CELLS, parse_pool, pool_tokens
 from probekit.extraction.surprise import WindowSurprise
 from probekit.sources import PER_CLIP_OBJECTS, ClipBatch, open_source
 from probekit.extraction.writer import UnitWriter
@@ -102,7 +102,8 @@ def estimate_bytes_per_clip(layout: TokenLayout, width: int, n_layers: int, pool
                             itemsize: int, n_special: int = 0) -> int:
     """Bytes one clip's features take in the store (labels not counted)."""
     t, h, w = layout.grid
-    per_layer = {"mean": width, "time": t * width, "object": t * k_max * width, "tokens": t * h * w * width}
+    cells = min(h, GRID_CELLS) * min(w, GRID_CELLS)
+    per_layer = {"mean": width, "time": t * width, "object": t * k_max * width, "grid": t * cells * width, "tokens": t * h * w * width}
     total = sum(per_layer[k] for k in pool) + n_special * width * (t if layout.per_frame else 1)
     return int(total * n_layers * itemsize)
 

@@ -11,6 +11,12 @@ nuisance, geometry, control_task, ceiling); ``fold_scores`` is a list; ``is_sele
 rows at the layer inner CV chose for a readout. Version-1 runs (one ``control`` column for both
 concepts) are read and converted; other versions are refused in one line.
 
+``layer`` and ``slot`` are nullable integers (pandas ``Int64``; null in Parquet, an empty cell in
+the CSV copies) where no layer (label-only baselines) or no slot (scene-level targets) applies.
+Tables written before that used -1, which the reader turns into null. The probe engine and the
+report keep -1 internally: :func:`sentinel_indices` gives that view, :func:`nullable_indices`
+the tidy one.
+
 In memory, :func:`load_run` and :func:`write_tables` also give a derived ``control`` column (the
 version-1 union of role and baseline) for code written against version 1.
 """
@@ -43,6 +49,59 @@ READABLE_RUN_VERSIONS = (1, 2)
 ROLES = ("encoder", "random_twin", "pixels", "shuffled", "planted", "labels")
 #: The store label of the label-only baselines (nuisance, geometry, ceiling fitted on labels).
 LABEL_STORE = "labels"
+#: Integer columns that may have no value (no layer, no slot): nullable on disk and in the public
+#: tables, :data:`NO_INDEX` inside the engine.
+INDEX_COLUMNS = ("layer", "slot")
+#: The engine's value for "no layer" / "no slot".
+NO_INDEX = -1
+
+
+def nullable_indices(frame: pd.DataFrame) -> pd.DataFrame:
+    """``layer`` and ``slot`` as pandas ``Int64``, null where none applies (negative or missing).
+
+    Parameters
+    ----------
+    frame
+        A run table (results, selection, comparisons, gains); columns it lacks are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with tidy index columns.
+    """
+    frame = frame.copy()
+    for column in INDEX_COLUMNS:
+        if column in frame.columns:
+            values = pd.to_numeric(frame[column], errors="coerce")
+            frame[column] = values.where(values >= 0).astype("Int64")
+    return frame
+
+
+def sentinel_indices(frame: pd.DataFrame) -> pd.DataFrame:
+    """``layer`` and ``slot`` as plain integers with :data:`NO_INDEX` for none (the engine's view).
+
+    Parameters
+    ----------
+    frame
+        A run table, tidy (nullable) or not.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The frame itself when its index columns are plain integers already, else a copy whose
+        index columns are ``int`` (null and missing -> -1).
+    """
+    present = [c for c in INDEX_COLUMNS if c in frame.columns]
+    if all(pd.api.types.is_integer_dtype(frame[c].dtype) and not isinstance(frame[c].dtype, pd.api.extensions.ExtensionDtype)
+           for c in present):
+        return frame
+    frame = frame.copy()
+    for column in INDEX_COLUMNS:
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(NO_INDEX).astype(int)
+    return frame
+
+
 #: Version-1 ``control`` values that mark a store's own scores, by role.
 STORE_CONTROLS = ("none", "random_init", "pixels", "shuffled")
 _CONTROL_OF_ROLE = {"encoder": "none", "planted": "none", "labels": "none", "random_twin": "random_init",
@@ -164,6 +223,7 @@ def _mark_selected(results: pd.DataFrame, selection: pd.DataFrame) -> pd.Series:
     """True on a store's own rows at the layer inner CV chose for (target, slot, readout)."""
     if selection.empty or results.empty:
         return pd.Series(False, index=results.index)
+    results, selection = sentinel_indices(results), sentinel_indices(selection)
     layers = selection[selection["choice"].astype(str) == "layer"]
     chosen = pd.MultiIndex.from_arrays([layers["store"].astype(str), layers["target"].astype(str), layers["slot"].astype(int),
                                         layers["readout"].astype(str), layers["layer"].astype(int)])
@@ -201,7 +261,7 @@ def tidy_results(rows: list[dict], selection: list[dict], roles: dict[str, str])
     raw = raw.astype({"layer": int, "slot": int, "n": int, "n_families": int, "score": float, "ci_low": float, "ci_high": float})
     raw["is_selected"] = _mark_selected(raw, pd.DataFrame(selection, columns=SELECTION_COLUMNS))
     order = ["store", "target", "slot", "readout", "baseline", "layer", "scenario", "metric"]
-    return raw[RESULT_COLUMNS].sort_values(order, kind="stable").reset_index(drop=True)
+    return nullable_indices(raw[RESULT_COLUMNS].sort_values(order, kind="stable").reset_index(drop=True))
 
 
 def write_tables(out: Path, rows: list[dict], selection: list[dict], comparisons: list[dict],
@@ -221,11 +281,11 @@ def write_tables(out: Path, rows: list[dict], selection: list[dict], comparisons
     flat = results.assign(fold_scores=results["fold_scores"].map(lambda v: json.dumps([None if math.isnan(x) else x for x in v])))
     _atomic_write(out / "results.parquet", lambda p: results.to_parquet(p, index=False))
     _atomic_write(out / "results.csv", lambda p: flat.to_csv(p, index=False))
-    _atomic_write(out / "selection.csv", lambda p: pd.DataFrame(selection, columns=SELECTION_COLUMNS).to_csv(p, index=False))
-    _atomic_write(out / "comparisons.csv", lambda p: pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS).to_csv(p, index=False))
+    _atomic_write(out / "selection.csv", lambda p: nullable_indices(pd.DataFrame(selection, columns=SELECTION_COLUMNS)).to_csv(p, index=False))
+    _atomic_write(out / "comparisons.csv", lambda p: nullable_indices(pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS)).to_csv(p, index=False))
     if gains is not None:
         table = pd.DataFrame(gains, columns=GAIN_COLUMNS).sort_values(["target", "slot", "readout", "baseline", "store", "versus"], kind="stable")
-        _atomic_write(out / "gains.csv", lambda p: table.to_csv(p, index=False))
+        _atomic_write(out / "gains.csv", lambda p: nullable_indices(table).to_csv(p, index=False))
     return with_derived_control(results)
 
 
@@ -317,6 +377,16 @@ class Run:
     selection: pd.DataFrame = field(default_factory=pd.DataFrame)
     comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
     gains: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def engine_view(self) -> "Run":
+        """The same run with ``layer`` and ``slot`` as plain integers, -1 for none.
+
+        probekit's own report, summary and attribution code work on this view; the tables a user
+        reads (:attr:`results` and the others) keep nullable integers.
+        """
+        return Run(path=self.path, manifest=self.manifest, results=sentinel_indices(self.results),
+                   selection=sentinel_indices(self.selection), comparisons=sentinel_indices(self.comparisons),
+                   gains=sentinel_indices(self.gains))
 
     @property
     def stores(self) -> list[str]:
@@ -491,9 +561,7 @@ def _from_version_1(results: pd.DataFrame, manifest: dict[str, Any], selection: 
 
 
 def _normalise_results(results: pd.DataFrame) -> pd.DataFrame:
-    results = results.copy()
-    for column in ("layer", "slot"):
-        results[column] = pd.to_numeric(results[column], errors="coerce").fillna(-1).astype(int)
+    results = nullable_indices(results)
     for column in ("score", "ci_low", "ci_high"):
         results[column] = pd.to_numeric(results[column], errors="coerce").astype(float)
     for column in ("store", "role", "encoder", "weights", "target", "readout", "baseline", "scenario", "metric", "unit"):
@@ -514,11 +582,7 @@ def _normalise_results(results: pd.DataFrame) -> pd.DataFrame:
 def _read_optional_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame()
-    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    for column in ("layer", "slot"):
-        if column in frame.columns:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(-1).astype(int)
-    return frame
+    return nullable_indices(pd.read_csv(path, keep_default_na=False, na_values=[""]))
 
 
 guard_reader(Run)  # damaged tables read as one FileFormatError line

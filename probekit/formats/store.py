@@ -27,7 +27,7 @@ from probekit.h5io import FORMATS, atomic_h5, get_attr, open_checked, read_strin
 FORMAT_NAME, SCHEMA_VERSION = FORMATS["store"]
 
 #: Feature kinds a layer group may hold.
-FEATURE_KINDS = ("mean", "time", "object", "tokens", "special")
+FEATURE_KINDS = ("mean", "time", "object", "grid", "tokens", "special")
 #: Per-clip string columns the reader returns from :meth:`Store.clips`.
 CLIP_COLUMNS = ("clip_id", "family_id", "scenario", "kind")
 #: (T', 2) first and last frame of each token time step.

@@ -27,8 +27,10 @@ class Readout:
     name
         Readout name used in suites, the CLI and the results table.
     features
-        Store feature kind per level: ``"time"`` (pooled per token step), ``"object"`` (the
-        slot's mask-pooled tokens), ``"tokens"`` (the full grid of the step).
+        Store feature kind per level: ``"time"`` (pooled per token step), ``"grid"`` (the step's
+        tokens pooled to a coarse spatial grid and flattened; derived from full tokens where the
+        store has no grid), ``"object"`` (the slot's mask-pooled tokens), ``"tokens"`` (the full
+        grid of the step).
     regressor, classifier
         Factories ``(**params) -> estimator`` for continuous and binary targets.
     fast
@@ -64,6 +66,7 @@ def get_readout(name: str) -> Readout:
 _TORCH_SMALL = {"max_epochs": 2, "batch_size": 256}
 
 register_readout(Readout("linear", "time", RidgeProbe, LogisticProbe, fast=True))
+register_readout(Readout("spatial", "grid", RidgeProbe, LogisticProbe, fast=True))
 register_readout(Readout("object", "object", RidgeProbe, LogisticProbe, fast=True))
 register_readout(Readout("mlp", "time", MLPRegressorProbe, MLPClassifierProbe, small_params={**_TORCH_SMALL, "hidden": 16}))
 register_readout(

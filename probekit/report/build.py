@@ -268,6 +268,7 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
     from probekit.progress import progress as progress_bar
     from probekit.report import figures
 
+    run = run.engine_view()
     results, selection = run.results, run.selection
     order = {store: i for i, store in enumerate(run.stores)}
     diagnoses = sorted(diagnose(results, selection, thresholds), key=lambda d: order.get(d.store, len(order)))  # stable
@@ -476,7 +477,7 @@ def write_report(
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise BadOptionError(f"--out {out}: a report is one .html file; give a path ending in .html")
-    run = load_run(run_dir)
+    run = load_run(run_dir).engine_view()
     if out.parent != Path("") and not out.parent.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
     check_writable_output(out, overwrite=overwrite)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from probekit.formats.run import sentinel_indices
 from probekit.rundir import STORE_CONTROLS
 
 #: Metrics in the order one is chosen as a target's primary metric.
@@ -39,10 +40,10 @@ METRIC_PRIORITY = ("r2", "balanced_accuracy", "auroc", "accuracy", "geodesic_deg
 #: Metrics for which lower is better.
 LOWER_IS_BETTER = frozenset({"mae", "geodesic_deg"})
 #: Readouts that read a pooled vector (or all tokens) rather than the object's own tokens.
-POOLED_READOUTS = ("linear", "mlp", "attentive")
+POOLED_READOUTS = ("linear", "spatial", "mlp", "attentive")
 OBJECT_READOUT = "object"
 #: Readout display order.
-READOUT_ORDER = ("linear", "object", "mlp", "attentive")
+READOUT_ORDER = ("linear", "spatial", "object", "mlp", "attentive")
 #: Human names of metrics, for text and axes.
 METRIC_NAMES = {
     "r2": "R²",
@@ -615,7 +616,8 @@ def diagnose(results: pd.DataFrame, selection: pd.DataFrame | None = None, thres
     list of TargetDiagnosis
         Stores in table order (label-only baselines excluded), targets in table order.
     """
-    selection = pd.DataFrame() if selection is None else selection
+    results = sentinel_indices(results)
+    selection = pd.DataFrame() if selection is None else sentinel_indices(selection)
     found: list[TargetDiagnosis] = []
     stores = probe_stores(results)
     for store in stores:

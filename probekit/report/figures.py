@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from probekit.formats.run import sentinel_indices
 from probekit.errors import BadOptionError
 from probekit.report.diagnosis import (
     LOWER_IS_BETTER,
@@ -36,6 +37,7 @@ from probekit.report.diagnosis import (
 
 READOUT_STYLES = {
     "linear": dict(linestyle="-", marker="o"),
+    "spatial": dict(linestyle=(0, (5, 1)), marker="v"),
     "object": dict(linestyle="--", marker="s"),
     "mlp": dict(linestyle="-.", marker="^"),
     "attentive": dict(linestyle=":", marker="D"),
@@ -95,6 +97,7 @@ DEPTH_AXIS = "relative depth: layer / deepest layer (0 = embedding output, 1 = l
 def deepest_layers(results: pd.DataFrame, stores: Sequence[str], n_layers: dict[str, int] | None = None) -> dict[str, int]:
     """The deepest layer index of each store: ``n_layers[store] - 1`` when the store's encoder
     depth is known (``n_encoder_layers`` of the store), else its deepest probed layer."""
+    results = sentinel_indices(results)
     n_layers = n_layers or {}
     found = {}
     for store in stores:
@@ -109,6 +112,7 @@ def deepest_layers(results: pd.DataFrame, stores: Sequence[str], n_layers: dict[
 def depth_scale(results: pd.DataFrame, stores: Sequence[str], n_layers: dict[str, int] | None = None) -> dict[str, float] | None:
     """Per store, the factor that turns a layer index into relative depth, when stores with more
     than one layer differ in depth (else None: plot absolute layers)."""
+    results = sentinel_indices(results)
     deepest = deepest_layers(results, stores, n_layers)
     multi = {s: d for s, d in deepest.items()
              if results.loc[(results["store"] == s) & (results["layer"] >= 0), "layer"].nunique() > 1 and d > 0}
@@ -181,6 +185,8 @@ def layer_curves(
     -------
     matplotlib.figure.Figure
     """
+    results = sentinel_indices(results)
+    selection = sentinel_indices(selection) if selection is not None else None
     rows = _rows(results, target, slot, scenario)
     metric = metric or primary_metric(rows[rows["control"].isin(STORE_CONTROLS)])
     if metric is None:
@@ -321,6 +327,8 @@ def layer_heatmap(
     Cells are coloured on a common scale (0 = chance, 1 = perfect: R² as is, balanced accuracy
     and AUROC rescaled from chance, geodesic error as 1 - deg/90) and annotated with the raw score.
     """
+    results = sentinel_indices(results)
+    selection = sentinel_indices(selection) if selection is not None else None
     selection = pd.DataFrame() if selection is None else selection
     stores = [s for s in _stores(results, stores) if s in set(results["store"])]
     main = results[results["control"].isin(STORE_CONTROLS) & (results["scenario"] == "all")]
@@ -380,6 +388,7 @@ def selectivity(
     """Control-task selectivity (task score minus control-task score) against layer: one panel
     per target, colour per store, line style per readout; relative depth on x when stores differ
     in depth (see :func:`layer_curves`)."""
+    results = sentinel_indices(results)
     rows = results[(results["metric"] == "selectivity") & (results["scenario"] == "all") & (results["layer"] >= 0)]
     rows = rows[np.isfinite(rows["score"].to_numpy(dtype=float))]
     if rows.empty:

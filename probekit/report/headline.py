@@ -62,6 +62,7 @@ def headline_lines(run, thresholds: Thresholds = Thresholds()) -> list[str]:
     thresholds
         Margins the diagnosis uses (the report's defaults unless given).
     """
+    run = run.engine_view()
     diagnoses = diagnose(run.results, run.selection, thresholds)
     lines = []
     for store, parts in headline_groups(diagnoses, run.stores):

@@ -37,10 +37,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from probekit.formats.run import sentinel_indices
+
 #: Roles of stores that are baselines, not encoders under test.
 BASELINE_ROLES = ("random_twin", "pixels", "shuffled")
 #: Readouts that read a pooled vector (or all tokens) rather than the object's own tokens.
-POOLED = ("linear", "mlp", "attentive")
+POOLED = ("linear", "spatial", "mlp", "attentive")
 VERDICTS = ("encoded", "entangled", "not improved by training", "too few families", "over-invariant",
             "not carried by the data", "n/a", "baseline: carries it", "baseline: adds nothing")
 #: Least held-out families per scenario for a failure verdict.
@@ -103,7 +105,7 @@ class Verdict:
 
 
 def _clean(gains: pd.DataFrame) -> pd.DataFrame:
-    gains = gains.copy()
+    gains = sentinel_indices(gains)
     for column in ("versus", "note", "role", "readout", "baseline", "store"):
         if column in gains.columns:
             gains[column] = gains[column].fillna("").astype(str)
@@ -147,7 +149,7 @@ def chosen_readout(selection: pd.DataFrame, store: str, target: str, slot: int, 
 def judge(gains: pd.DataFrame, selection: pd.DataFrame | None = None, margins: GainMargins = GainMargins()) -> list[Verdict]:
     """Verdicts of every (store, target, slot) of a gains table (rules in the module docstring)."""
     gains = _clean(gains)
-    selection = pd.DataFrame() if selection is None else selection
+    selection = pd.DataFrame() if selection is None else sentinel_indices(selection)
     own = gains[gains.versus == ""]
     roles = dict(zip(own.store, own.role))
     out: list[Verdict] = []

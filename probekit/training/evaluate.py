@@ -169,7 +169,7 @@ def evaluate_reference(
     run_probe([stores[TRAINED], stores[RANDOM], stores[PIXELS]], run_dir, suite="reference", folds=folds, seed=seed,
               n_boot=n_boot, threads=threads, log=lambda line: log(f"  {line}"))
     lap("probe")
-    run = load_run(run_dir)
+    run = load_run(run_dir).engine_view()
     from probekit.training.loop import file_sha256
 
     summary = summarize(run, ranks, roles, weights=weights_path.resolve(), weights_sha256=file_sha256(weights_path), clips=clips, seed=seed, twin_seed=twin_seed, folds=folds, n_boot=n_boot)
