@@ -84,7 +84,7 @@ def generate(
     pathlib.Path
         The world file.
     """
-    from probekit.cli.generate import VOE_PRESET
+    from probekit.worlds import VOE_PRESET
     from probekit.worlds import generate_world
 
     join = lambda v: v if isinstance(v, str) else ",".join(v)  # noqa: E731

@@ -115,19 +115,21 @@ def test_memorisation_trap_scores_at_chance_with_grouped_splits(tmp_path):
 
 
 def test_memorisation_trap_is_sprung_by_plain_kfold(tmp_path):
-    """The trap catches sample-level K-fold: the same store scores high without grouping."""
-    from probekit.evaluation.cache import ProbeCache
-    from probekit.evaluation.inputs import open_inputs
-    from probekit.evaluation.suite import load_suite
-    from probekit.evaluation.sweep import Sweep
+    """The trap is a real one: scikit-learn's ridge under sample-level K-fold (its own folds, not
+    probekit's) scores the same features high, while family-grouped folds score them at chance."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import GroupKFold, KFold, cross_val_score
 
-    store = _trap_store(tmp_path)
-    suite = load_suite(_suite(tmp_path, "trap", ["visible_fraction"], ["linear"]))
-    sweep = Sweep(open_inputs([store]), suite, ProbeCache(tmp_path / "probes"), grouped=False)
-    result = sweep.run()
-    table = pd.DataFrame(result.rows)
-    r2 = _scores(table, "visible_fraction", 0, "r2")[("linear", 0)]
-    assert r2 > 0.5
+    from probekit.store import Store
+
+    with Store(_trap_store(tmp_path)) as store:
+        X = store.features(0, "time").reshape(-1, store.features(0, "time").shape[-1]).astype(np.float64)
+        y = store.labels("visible_fraction")[:, :, 0].reshape(-1).astype(np.float64)
+        families = np.repeat(store.clips()["family_id"].to_numpy(), store.features(0, "time").shape[1])
+    ridge = RidgeCV(alphas=[1e-2, 1, 100, 1e4])
+    plain = cross_val_score(ridge, X, y, cv=KFold(5, shuffle=True, random_state=0), scoring="r2").mean()
+    grouped = cross_val_score(ridge, X, y, cv=GroupKFold(5), groups=families, scoring="r2").mean()
+    assert plain > 0.5 and grouped < 0.05, (plain, grouped)
 
 
 def test_control_task_is_learnable_under_clip_splits(tmp_path):

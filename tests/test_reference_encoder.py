@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -99,10 +100,12 @@ def test_shipping_checks_the_evaluation_is_of_these_weights(tmp_path):
 def test_evaluate_cli_compares_trained_twin_and_pixels_with_paired_intervals(run_cli, tmp_path):
     """A small held-out evaluation end to end; its ranks and goal verdicts agree with its own stores and comparisons."""
     from probekit.rundir import load_run
+    from probekit.store import Store
     from probekit.training.evaluate import PIXELS, RANDOM, TRAINED, pooled_last_layer
 
     out = tmp_path / "eval"
-    result = run_cli("evaluate", "--out", out, "--clips", "12", "--folds", "3", "--n-boot", "50", "--seed", "77", timeout=600)
+    result = run_cli("evaluate", "--out", out, "--clips", "12", "--folds", "3", "--n-boot", "50", "--seed", "77", "--voe-clips", "36",
+                     timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((out / "evaluation.json").read_text())
     for label in (TRAINED, RANDOM, PIXELS):
@@ -114,6 +117,22 @@ def test_evaluate_cli_compares_trained_twin_and_pixels_with_paired_intervals(run
     for goal in summary["goal"]:
         assert goal["met"] == (goal["ci_low"] > 0), goal
     assert "## Held-out evaluation" in result.stdout and (out / "report.html").is_file()
+    # surprise per principle on a VoE set: 36 families = 12 pairs per principle, for all three stores,
+    # the predictor for the trained model and its twin only, each row the table's headline row
+    surprise = pd.read_csv(out / "voe-surprise.csv")
+    rows = summary["surprise"]
+    assert {(r["store"], r["method"]) for r in rows} == {(TRAINED, "predictor"), (TRAINED, "dynamics"), (RANDOM, "predictor"),
+                                                         (RANDOM, "dynamics"), (PIXELS, "dynamics")}
+    assert {r["principle"] for r in rows} == {"permanence", "solidity", "gravity", "continuity", "immutability"}
+    for r in rows:
+        assert r["n_pairs"] == 12 and 0 <= r["ci_low"] <= r["score"] <= r["ci_high"] <= 1
+        with Store(out / f"{r['store']}-voe.h5") as store:
+            last = store.layers[-1]
+        assert r["context"] == 4 if r["method"] == "predictor" else r["layer"] == last  # fixed before scoring
+        match = surprise[(surprise.principle == r["principle"]) & (surprise.method == r["method"]) & (surprise.metric == "relative_accuracy_mean")
+                         & (surprise.headline)]
+        assert r["score"] in set(match.score)
+    assert "## Surprise on violation-of-expectation twins" in result.stdout
 
 
 def test_evaluate_cli_names_missing_weights(run_cli, tmp_path):

@@ -197,7 +197,7 @@ def test_extract_surprise_refuses_encoders_without_predictor(run_cli, tmp_path):
 
 
 def test_generate_voe_preset_covers_every_principle_and_refuses_conflicts(run_cli, tmp_path):
-    from probekit.cli.generate import VOE_PRESET
+    from probekit.worlds import VOE_PRESET
     from probekit.worlds.violations import VIOLATIONS
 
     scenarios = VOE_PRESET["scenarios"].split(",")

@@ -38,17 +38,18 @@ def _root(
     """Probe and interpret frozen video encoders against physics worlds with exact ground truth."""
 
 
+#: The commands, in the order ``probekit --help`` lists them; each is the function of the same
+#: name in ``probekit.cli.<name>``.
+COMMANDS = ("generate", "info", "extract", "merge", "probe", "attribute", "train", "evaluate", "report", "demo")
+
+
 def _register_commands() -> None:
-    # Each module defines one function named like its command. Imports of heavy libraries
-    # happen inside the command functions so that ``probekit --help`` stays fast.
-    for optional in ("generate", "info", "extract", "merge", "probe", "attribute", "train", "evaluate", "report", "demo"):
-        try:
-            module = __import__(f"probekit.cli.{optional}", fromlist=[optional])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"probekit.cli.{optional}":
-                raise
-            continue
-        app.command(name=optional)(getattr(module, optional))
+    # Imports of heavy libraries happen inside the command functions so that ``probekit --help``
+    # stays fast.
+    import importlib
+
+    for name in COMMANDS:
+        app.command(name=name)(getattr(importlib.import_module(f"probekit.cli.{name}"), name))
 
 
 _register_commands()

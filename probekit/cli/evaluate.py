@@ -26,11 +26,15 @@ def evaluate(
     folds: int = typer.Option(5, "--folds", help="Outer folds, grouped by family."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates for the intervals."),
     threads: int = typer.Option(2, "--threads", help="CPU threads for extraction and probing."),
+    voe_clips: int = typer.Option(
+        180, "--voe-clips", help="Families of the violation-of-expectation set whose surprise is scored per principle (a third of them per "
+        "scenario: 180 = 60 pairs per principle); 0 skips it."
+    ),
     ship: bool = typer.Option(False, "--ship", help="Then install the weights (with the evaluation in their model card) as tiny-vjepa2's default."),
 ) -> None:
     """Check a trained tiny V-JEPA 2: no collapse (effective rank vs its random twin) and probe gains.
 
-    Writes evaluation.json and evaluation.md: selected layers, scores, paired bootstrap deltas, and whether the trained model beat its random twin on object-token velocity and contact.
+    Writes evaluation.json and evaluation.md: selected layers, scores, paired bootstrap deltas, whether the trained model beat its random twin on object-token velocity and contact, and the surprise per physical principle on a violation-of-expectation set.
     """
     from probekit.cli.options import EvaluateOptions
     from probekit.errors import BadOptionError
@@ -40,7 +44,7 @@ def evaluate(
     from probekit.validation import validate_options
 
     validate_options(EvaluateOptions, "evaluate", clips=clips, seed=seed, twin_seed=twin_seed, folds=folds, n_boot=n_boot,
-                     threads=threads)
+                     threads=threads, voe_clips=voe_clips)
     if ship and weights is None:
         raise BadOptionError("--ship: give --weights (the model/ folder of a probekit train run) to ship")
     if ship:
@@ -49,7 +53,7 @@ def evaluate(
         check_architecture_ships(weights if weights.is_dir() else weights.parent)
     with owned_output(out, [("--weights", weights)], create_parent=True):
         result = evaluate_reference(out, weights=weights, clips=clips, seed=seed, twin_seed=twin_seed, folds=folds,
-                                    n_boot=n_boot, threads=threads, log=echo)
+                                    n_boot=n_boot, threads=threads, voe_clips=voe_clips, log=echo)
         typer.echo(Path(out, "evaluation.md").read_text(encoding="utf-8"))
         if ship:
             from probekit.training.ship import ship_model

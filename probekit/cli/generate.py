@@ -15,11 +15,6 @@ EXAMPLES = (
     'probekit generate --out cf.h5 --clips 32 --counterfactuals --violations permanence,solidity --workers 2',
 )
 
-#: ``--voe``: the violation-of-expectation world set. Scenario ``i mod 3`` per family, so
-#: ``clips = 180`` gives 60 possible/impossible pairs for each of the five principles
-#: (occlude: permanence and immutability; collide: solidity; drop: gravity and continuity).
-VOE_PRESET = {"scenarios": "occlude,collide,drop", "violations": "permanence,solidity,gravity,immutability,continuity",
-              "clips": 180}
 DEFAULT_CLIPS = 64
 DEFAULT_SCENARIOS = "drop,ramp,roll,collide,occlude,stack"
 
@@ -57,7 +52,7 @@ def generate(
     from probekit.errors import BadOptionError
     from probekit.formats.ownership import owned_output
     from probekit.validation import validate_options
-    from probekit.worlds import generate_world
+    from probekit.worlds import VOE_PRESET, generate_world
 
     if voe:
         given = [flag for flag, value in (("--scenarios", scenarios), ("--violations", violations)) if value is not None]

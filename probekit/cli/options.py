@@ -61,6 +61,7 @@ class EvaluateOptions(StrictModel):
     folds: Folds = 5
     n_boot: Boot = 1000
     threads: Threads = 2
+    voe_clips: Annotated[int, Field(ge=0, le=100_000)] = 180
 
 
 class ReportOptions(StrictModel):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, KFold
+from sklearn.model_selection import GroupKFold
 
 from probekit.errors import BadOptionError
 
 
-def family_folds(families: np.ndarray, n_folds: int, seed: int = 0, grouped: bool = True) -> np.ndarray:
+def family_folds(families: np.ndarray, n_folds: int, seed: int = 0) -> np.ndarray:
     """Fold index of each clip.
 
     Parameters
@@ -19,9 +19,6 @@ def family_folds(families: np.ndarray, n_folds: int, seed: int = 0, grouped: boo
         Number of folds.
     seed
         Shuffling seed (the same seed gives the same folds for every store, layer and target).
-    grouped
-        True (always, in probekit runs): whole families in one fold. False assigns clips to
-        folds independently of their family (only for demonstrating leakage in tests).
 
     Raises
     ------
@@ -32,20 +29,12 @@ def family_folds(families: np.ndarray, n_folds: int, seed: int = 0, grouped: boo
     n_families = len(np.unique(families))
     if n_folds < 2:
         raise BadOptionError(f"--folds {n_folds}: need at least 2 folds")
-    if grouped and n_families < n_folds:
+    if n_families < n_folds:
         raise BadOptionError(
             f"--folds {n_folds}: the stores hold only {n_families} clip families; use --folds {max(2, n_families)} or fewer, or give more clips"
         )
     fold = np.zeros(len(families), dtype=int)
-    splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed) if grouped else KFold(n_folds, shuffle=True, random_state=seed)
-    for f, (_, test) in enumerate(splitter.split(np.zeros(len(families)), groups=families if grouped else None)):
+    splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for f, (_, test) in enumerate(splitter.split(np.zeros(len(families)), groups=families)):
         fold[test] = f
     return fold
-
-
-def sample_folds(clip_fold: np.ndarray, clip: np.ndarray, step: np.ndarray, n_folds: int, seed: int, grouped: bool = True) -> np.ndarray:
-    """Fold of each sample: its clip's fold (grouped) or, ungrouped, a fold per sample."""
-    if grouped:
-        return clip_fold[clip]
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, n_folds, size=len(clip))

@@ -119,27 +119,24 @@ class Sweep:
         True when the user named the targets (absent labels are then errors, not skips).
     log
         Progress callback taking one line of text.
-    grouped
-        Keep True. False splits clips regardless of family (tests show the leak).
     threads
         BLAS and torch threads of each fit (in each worker when the fits run in parallel).
     """
 
-    def __init__(self, inputs: list[StoreInput], suite: Suite, cache: ProbeCache, *, targets_explicit: bool = False, log: Callable[[str], None] | None = None, grouped: bool = True, threads: int = 1) -> None:
+    def __init__(self, inputs: list[StoreInput], suite: Suite, cache: ProbeCache, *, targets_explicit: bool = False, log: Callable[[str], None] | None = None, threads: int = 1) -> None:
         self.inputs = inputs
         self.threads = int(threads)
         self.suite = suite
         self.cache = cache
         self.log = log or (lambda line: None)
         self.show_progress = log is not None
-        self.grouped = grouped
         self.n_folds = suite.folds
         self.seed = suite.seed
         ref = inputs[0]
         clips = ref.store.clips()
         self.families = np.asarray(clips["family_id"])
         self.scenarios = np.asarray(clips["scenario"]) if "scenario" in clips else np.full(len(clips), "all")
-        self.clip_fold = family_folds(self.families, self.n_folds, self.seed, grouped=grouped)
+        self.clip_fold = family_folds(self.families, self.n_folds, self.seed)
         self.result = SweepResult()
         self.grids = self._time_grids()
         self.grid_of: dict[str, TimeGrid] = {}
@@ -267,7 +264,8 @@ class Sweep:
 
     # -- fitting with the cache ----------------------------------------------------------------
     def _config(self, readout: str) -> str:
-        return ProbeCache.config_hash({"folds": self.n_folds, "seed": self.seed, "grouped": self.grouped, "params": self.suite.params.get(readout, {}), "readout": readout})
+        # "grouped" stays in the hashed config so that probes cached by earlier versions are reused
+        return ProbeCache.config_hash({"folds": self.n_folds, "seed": self.seed, "grouped": True, "params": self.suite.params.get(readout, {}), "readout": readout})
 
     def _cached(self, store_hash: str, layer: int, data: TargetData, readout: str, control: str) -> tuple[list[dict] | None, list]:
         cfg = self._config(readout)
@@ -494,11 +492,8 @@ class Sweep:
         bar.close()
 
     def _fold_of(self, data: TargetData, keep: np.ndarray) -> np.ndarray:
-        """Outer fold of each kept sample: its clip's (family's) fold; per sample if ungrouped."""
-        if self.grouped:
-            return self.clip_fold[data.clip[keep]]
-        codes = data.clip[keep].astype(np.int64) * 100003 + data.step[keep].astype(np.int64) * 7 + 13
-        return (np.random.default_rng([self.seed, 99]).permutation(1 << 20)[codes % (1 << 20)]) % self.n_folds
+        """Outer fold of each kept sample: its clip's (family's) fold."""
+        return self.clip_fold[data.clip[keep]]
 
     def _both_classes(self, y: np.ndarray, clips: np.ndarray) -> bool:
         fold = self.clip_fold[clips]

@@ -199,10 +199,6 @@ class TargetData:
     symmetry: np.ndarray | None = None
     half_extents: np.ndarray | None = None
 
-    @property
-    def key(self) -> tuple[str, int]:
-        return self.spec.name, self.slot
-
 
 def n_slots(labels: "LabelSource") -> int:
     """Number of object slots K in the store."""

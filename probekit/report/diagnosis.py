@@ -234,10 +234,6 @@ def targets_of(results: pd.DataFrame) -> list[tuple[str, int]]:
     return [(str(t), int(s)) for t, s in pairs.itertuples(index=False)]
 
 
-def _is_true(value: object) -> bool:
-    return str(value).strip().lower() in ("true", "1", "yes")
-
-
 def main_rows(results: pd.DataFrame) -> pd.DataFrame:
     """Rows that score a store itself (control ``none`` or the store's own control kind:
     ``random_init``, ``pixels``, ``shuffled``), not a control fitted beside it."""
@@ -295,16 +291,12 @@ def selected_layer(selection: pd.DataFrame, store: str, target: str, slot: int, 
 
 def selected_readout(selection: pd.DataFrame, store: str, target: str, slot: int) -> str | None:
     """Readout chosen by inner CV for one (store, target, slot): the ``choice == "readout"`` row
-    of ``selection.csv`` (or a row flagged in a boolean ``chosen`` column)."""
+    of ``selection.csv``."""
     rows = _selection_rows(selection, store, target, slot)
     if rows.empty:
         return None
     if "choice" in rows.columns:
         picked = rows[rows["choice"].astype(str) == "readout"]
-        if len(picked):
-            return str(picked["readout"].iloc[0])
-    if "chosen" in rows.columns:
-        picked = rows[rows["chosen"].map(_is_true)]
         if len(picked):
             return str(picked["readout"].iloc[0])
     return None

@@ -4,7 +4,10 @@ The acceptance check of a training run (and of the shipped reference encoder): o
 another seed, extract the trained model, its random-weight twin (the same seeded initial
 weights, never trained) and the pixel baseline; compare the effective rank of their last-layer
 pooled latents (collapse check); probe all three with the ``reference`` suite and read the
-paired bootstrap comparisons at the layer each store's inner CV selected.
+paired bootstrap comparisons at the layer each store's inner CV selected. On a violation-of-
+expectation world set of its own (``probekit generate --voe``), score the three stores'
+surprise per physical principle (the ``surprise`` stage: the V-JEPA 2 predictor for the trained
+model and its twin, the latent dynamics probe for all three).
 """
 
 from __future__ import annotations
@@ -42,11 +45,6 @@ class ReferenceEvaluation:
     summary: dict[str, Any]
     report: Path | None
 
-    @property
-    def goal_met(self) -> bool:
-        """Whether the trained model beat its random twin on every goal pair."""
-        return all(item["met"] for item in self.summary["goal"])
-
 
 def pooled_last_layer(store_path: Path) -> np.ndarray:
     """Mean-pooled latents of a store's last layer, (clips, dims) float64."""
@@ -67,6 +65,7 @@ def evaluate_reference(
     n_boot: int = 1000,
     threads: int = 2,
     report: bool = True,
+    voe_clips: int = 180,
     log: Callable[[str], None] = print,
 ) -> ReferenceEvaluation:
     """Compare a trained tiny V-JEPA 2 with its random twin and pixels on held-out worlds.
@@ -97,6 +96,10 @@ def evaluate_reference(
         CPU threads for extraction and probing.
     report
         Also write the HTML report of the probe run.
+    voe_clips
+        Families of the violation-of-expectation world set (seed ``seed + 1``) on which the
+        three stores' surprise is scored per principle (``voe-surprise.csv``, the ``surprise``
+        rows of the summary); 0 skips it.
     log
         Where progress lines go.
 
@@ -141,9 +144,9 @@ def evaluate_reference(
         check_reused_world(world, clips=clips, seed=seed)
     lap("generate")
 
-    def extract(label: str, encoder: str, **options: Any) -> Path:
+    def extract(label: str, encoder: str, data: Path = world, **options: Any) -> Path:
         path = out / f"{label}.h5"
-        config = ExtractConfig(data=str(world), out=str(path), encoder=encoder, layers="all", pool="mean,time,object",
+        config = ExtractConfig(data=str(data), out=str(path), encoder=encoder, layers="all", pool="mean,time,object",
                                dtype="float32" if encoder == "pixels" else "float16", batch_size=8, device="cpu",
                                threads=threads, progress=False, **options)
         state = reused_store_state(config)
@@ -153,9 +156,11 @@ def evaluate_reference(
             run_extract(config)
         return path
 
+    options = {TRAINED: {"encoder_options": {"weights_path": str(weights_path)}},
+               RANDOM: {"init": "random", "seed": twin_seed, "encoder_options": {"weights_path": str(weights_path)}}}
     stores = {
-        TRAINED: extract(TRAINED, "tiny-vjepa2", encoder_options={"weights_path": str(weights_path)}),
-        RANDOM: extract(RANDOM, "tiny-vjepa2", init="random", seed=twin_seed, encoder_options={"weights_path": str(weights_path)}),
+        TRAINED: extract(TRAINED, "tiny-vjepa2", **options[TRAINED]),
+        RANDOM: extract(RANDOM, "tiny-vjepa2", **options[RANDOM]),
         PIXELS: extract(PIXELS, "pixels"),
     }
     lap("extract")
@@ -173,9 +178,18 @@ def evaluate_reference(
     from probekit.training.loop import file_sha256
 
     summary = summarize(run, ranks, roles, weights=weights_path.resolve(), weights_sha256=file_sha256(weights_path), clips=clips, seed=seed, twin_seed=twin_seed, folds=folds, n_boot=n_boot)
+    if voe_clips:
+        summary["setup"]["voe_clips"], summary["setup"]["voe_seed"] = voe_clips, seed + VOE_SEED_OFFSET
     summary["seconds"] = seconds
     atomic_write(out / SUMMARY_NAME, json.dumps(summary, indent=1) + "\n")
     atomic_write(out / "evaluation.md", summary_markdown(summary))
+    if voe_clips:
+        summary["surprise"] = _voe_surprise(out, voe_clips=voe_clips, seed=seed, extract=extract, options=options, folds=folds,
+                                            n_boot=n_boot, log=log)
+        lap("surprise")
+        summary["seconds"] = seconds
+        atomic_write(out / SUMMARY_NAME, json.dumps(summary, indent=1) + "\n")
+        atomic_write(out / "evaluation.md", summary_markdown(summary))
     report_path = None
     if report:
         from probekit.report.build import write_report
@@ -183,6 +197,59 @@ def evaluate_reference(
         report_path = write_report(run_dir, out / "report.html", overwrite=True, seed=seed)
         lap("report")
     return ReferenceEvaluation(out, summary, report_path)
+
+
+#: Offset of the VoE world seed from the held-out world seed (another set of families).
+VOE_SEED_OFFSET = 1
+#: The file (in the evaluation folder) holding the surprise stage's table on the VoE worlds.
+SURPRISE_TABLE = "voe-surprise.csv"
+
+
+def _voe_surprise(out: Path, *, voe_clips: int, seed: int, extract: Callable[..., Path], options: dict[str, dict[str, Any]],
+                  folds: int, n_boot: int, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Surprise per principle for trained, twin and pixels on a VoE world set; headline rows.
+
+    The trained model and its twin are extracted with ``--surprise`` (predictor surprise at the
+    fixed headline context of 4 frames); every store also gets the latent dynamics probe, whose
+    headline is its last layer. The whole table is written to :data:`SURPRISE_TABLE`.
+    """
+    import pandas as pd
+
+    from probekit.evaluation.inputs import open_inputs
+    from probekit.stages import StageContext, StageSkipped, get_stage
+    from probekit.worlds import VOE_PRESET, generate_world
+
+    world = out / "voe-worlds.h5"
+    voe_seed = seed + VOE_SEED_OFFSET
+    if not world.exists():
+        log(f"evaluate: generating {voe_clips} violation-of-expectation families (seed {voe_seed})")
+        generate_world(world, clips=voe_clips, seed=voe_seed, scenarios=VOE_PRESET["scenarios"], violations=VOE_PRESET["violations"],
+                       progress=False)
+    else:
+        check_reused_world(world, clips=voe_clips, seed=voe_seed)
+    stores = {
+        TRAINED: extract(f"{TRAINED}-voe", "tiny-vjepa2", data=world, surprise=True, **options[TRAINED]),
+        RANDOM: extract(f"{RANDOM}-voe", "tiny-vjepa2", data=world, surprise=True, **options[RANDOM]),
+        PIXELS: extract(f"{PIXELS}-voe", "pixels", data=world),
+    }
+    inputs = open_inputs([stores[TRAINED], stores[RANDOM], stores[PIXELS]])
+    role_of = {item.label: role for item, role in zip(inputs, (TRAINED, RANDOM, PIXELS))}
+    try:
+        context = StageContext(inputs=inputs, out=out, seed=seed, folds=folds, params={"n_boot": n_boot}, log=lambda line: log(f"  {line}"))
+        table = get_stage("surprise").run(context)
+    except StageSkipped as exc:
+        log(f"evaluate: surprise not scored: {exc}")
+        return []
+    finally:
+        for item in inputs:
+            item.store.close()
+    table.to_csv(out / SURPRISE_TABLE, index=False)
+    # the headline row of each (store, method, principle), or its n/a row with the reason
+    headline = table[table["headline"].astype(bool) & table["metric"].isin(["relative_accuracy_mean", ""])]
+    return [{"store": role_of.get(r.store, r.store), "method": r.method, "layer": int(r.layer), "context": int(r.context),
+             "principle": r.principle, "n_pairs": int(r.n_pairs), "score": float(r.score), "ci_low": float(r.ci_low),
+             "ci_high": float(r.ci_high), "note": str(r.note) if isinstance(r.note, str) else ""}
+            for r in headline.itertuples()] if len(headline) else []
 
 
 def check_reused_world(world: Path, *, clips: int, seed: int) -> None:
@@ -386,4 +453,39 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                          f"{g['metric']} delta {g['delta']:+.3f} [{g['ci_low']:+.3f}, {g['ci_high']:+.3f}]")
         else:
             lines.append(f"- {g['target']} ({g['readout']} readout): NOT met ({g['why']})")
+    lines += surprise_markdown(summary.get("surprise", []), summary["setup"].get("voe_clips"))
     return "\n".join(lines) + "\n"
+
+
+def surprise_markdown(rows: list[dict[str, Any]], voe_clips: int | None) -> list[str]:
+    """The model card's surprise table: relative accuracy (mean surprise) per principle and store."""
+    if not rows:
+        return []
+    principles = list(dict.fromkeys(r["principle"] for r in rows))
+    lines = ["", "## Surprise on violation-of-expectation twins", "",
+             f"{voe_clips} families of `probekit generate --voe` (another world seed). Relative accuracy: the share of "
+             "matched pairs whose impossible twin is more surprising than its possible original (mean surprise over "
+             "windows that include or follow the violation; 0.5 = chance; 95% family-bootstrap interval). `predictor` = "
+             "the V-JEPA 2 predictor at the fixed headline context of 4 frames; `dynamics` = a ridge from two steps of "
+             "last-layer pooled latents to the next, fitted on possible clips of training families.", "",
+             "| store | method | " + " | ".join(principles) + " |", "|---|---|" + "---:|" * len(principles)]
+    for (store, method), group in _grouped(rows):
+        by_principle = {r["principle"]: r for r in group}
+        cells = []
+        for p in principles:
+            r = by_principle.get(p)
+            if r is None:
+                cells.append("")
+            elif np.isfinite(r["score"]):
+                cells.append(f"{r['score']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}] (n={r['n_pairs']})")
+            else:
+                cells.append(f"n/a (n={r['n_pairs']})")
+        lines.append(f"| {store} | {method} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _grouped(rows: list[dict[str, Any]]) -> list[tuple[tuple[str, str], list[dict[str, Any]]]]:
+    order: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        order.setdefault((r["store"], r["method"]), []).append(r)
+    return list(order.items())

@@ -5,13 +5,13 @@ Entry point: :func:`generate_world` (``probekit generate``). Lower levels:
 (imported lazily: pybullet prints a line when imported).
 """
 
-from probekit.worlds.generator import DEFAULT_SCENARIOS, generate_world
+from probekit.worlds.generator import DEFAULT_SCENARIOS, VOE_PRESET, generate_world
 from probekit.worlds.scenarios import SCENARIOS, SLOT_ROLES
 from probekit.worlds.spec import ClipSpec, Event, ObjectSpec
 from probekit.worlds.violations import VIOLATIONS
 
 __all__ = [
-    "DEFAULT_SCENARIOS", "SCENARIOS", "SLOT_ROLES", "VIOLATIONS", "ClipSpec", "Event", "ObjectSpec",
+    "DEFAULT_SCENARIOS", "SCENARIOS", "SLOT_ROLES", "VIOLATIONS", "VOE_PRESET", "ClipSpec", "Event", "ObjectSpec",
     "generate_world", "simulate_clip",
 ]
 

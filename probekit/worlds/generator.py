@@ -27,6 +27,12 @@ MIN_FRAMES_FOR_VIOLATIONS = 6
 #: Scenarios used when none are given.
 DEFAULT_SCENARIOS = tuple(SCENARIOS)
 
+#: The violation-of-expectation world set (``probekit generate --voe``). Scenario ``i mod 3`` per
+#: family, so ``clips = 180`` gives 60 possible/impossible pairs for each of the five principles
+#: (occlude: permanence and immutability; collide: solidity; drop: gravity and continuity).
+VOE_PRESET = {"scenarios": "occlude,collide,drop", "violations": "permanence,solidity,gravity,immutability,continuity",
+              "clips": 180}
+
 
 def _parse_list(value: str | Iterable[str] | None, option: str, valid: Iterable[str]) -> tuple[str, ...]:
     valid = tuple(valid)
