@@ -6,32 +6,23 @@ import json
 
 import numpy as np
 
-from probekit.metrics import accuracy, auprc, auroc, balanced_accuracy, base_rate, bootstrap_interval, geodesic_deg, mae, r2
+from probekit.metrics import bootstrap_interval, geodesic_deg
+from probekit.metrics.specs import HIGHER_IS_BETTER, METRICS_BY_KIND, get_metric
 
 #: Metrics reported per target kind; the first is the primary one (selection, comparisons).
-METRICS = {
-    "continuous": ("r2", "mae"),
-    "binary": ("balanced_accuracy", "accuracy", "auroc", "auprc", "base_rate"),
-    "rotation": ("geodesic_deg",),
-}
+#: A live view of the metric registry (:mod:`probekit.metrics.specs`).
+METRICS = METRICS_BY_KIND
 
-_FUNCS = {
-    "r2": r2,
-    "mae": mae,
-    "accuracy": accuracy,
-    "balanced_accuracy": balanced_accuracy,
-    "base_rate": lambda y, p: base_rate(y),
-    "mean": lambda y, p: float(np.mean(p)) if len(p) else float("nan"),
-}
-
-HIGHER_IS_BETTER = {"r2": True, "mae": False, "balanced_accuracy": True, "accuracy": True, "auroc": True, "auprc": True, "base_rate": True, "geodesic_deg": False}
+__all__ = ["HIGHER_IS_BETTER", "METRICS", "compute", "metric_inputs", "score_rows"]
 
 
 def metric_inputs(metric: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray | None, symmetry=None, half=None):
-    """Map (metric, predictions) to (metric name for the bootstrap, y_true, y_pred)."""
-    if metric in ("auroc", "auprc"):
+    """Map (metric, predictions) to (metric name for the bootstrap, y_true, y_pred), as the
+    metric's ``inputs`` asks: decision scores for ranking metrics, per-sample errors for pose."""
+    inputs = get_metric(metric).inputs
+    if inputs == "scores":
         return metric, y.ravel(), score
-    if metric == "geodesic_deg":
+    if inputs == "errors":
         err = geodesic_deg(y, pred, symmetry, half)
         return "mean", np.zeros_like(err), err
     return metric, y, pred
@@ -40,13 +31,12 @@ def metric_inputs(metric: str, y: np.ndarray, pred: np.ndarray, score: np.ndarra
 def compute(metric: str, y, pred, score=None, symmetry=None, half=None) -> float:
     """One metric value."""
     name, yt, yp = metric_inputs(metric, y, pred, score, symmetry, half)
-    if name == "auroc":
-        return auroc(yt, yp)
-    if name == "auprc":
-        return auprc(yt, yp)
+    spec = get_metric(name)
+    if spec.inputs == "scores":
+        return spec.function(yt, yp)
     if len(yt) == 0:
         return float("nan")
-    return float(_FUNCS[name](yt, yp))
+    return float(spec.function(yt, yp))
 
 
 def score_rows(

@@ -16,51 +16,79 @@ def _family_sums(values: np.ndarray, inverse: np.ndarray, n_families: int) -> np
     return out
 
 
+def r2_sums(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Per-sample sums of R² (mean over output columns) and its vectorised finisher."""
+    yt = np.asarray(y_true, float).reshape(len(y_true), -1)
+    yp = np.asarray(y_pred, float).reshape(len(y_pred), -1)
+    m = yt.shape[1]
+    stats = np.hstack([np.ones((len(yt), 1)), yt, yt**2, (yt - yp) ** 2])
+
+    def finish(s: np.ndarray) -> np.ndarray:
+        n = s[:, :1]
+        sy, syy, sres = s[:, 1 : 1 + m], s[:, 1 + m : 1 + 2 * m], s[:, 1 + 2 * m :]
+        tot = syy - sy**2 / np.maximum(n, 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(tot > 1e-12 * np.maximum(syy, 1e-300), 1.0 - sres / tot, np.where(sres == 0, 1.0, 0.0))
+        return r.mean(axis=1)
+
+    return stats, finish
+
+
+def _ratio(values: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    stats = np.column_stack([np.ones(len(values)), values])
+    return stats, lambda s: s[:, 1] / s[:, 0]
+
+
+def mae_sums(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Per-sample absolute errors (mean over outputs) and the mean as finisher."""
+    vals = np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float))
+    return _ratio(vals.reshape(len(vals), -1).mean(axis=1))
+
+
+def mean_sums(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The mean of ``y_pred`` (e.g. per-sample errors) as a ratio of sums."""
+    vals = np.asarray(y_pred, float)
+    return _ratio(vals.reshape(len(vals), -1).mean(axis=1))
+
+
+def cross_entropy_sums(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Per-sample cross-entropy in bits of P(y = 1) = ``y_pred``."""
+    yt = np.asarray(y_true).astype(bool).ravel()
+    p = np.clip(np.asarray(y_pred, float).ravel(), 1e-6, 1 - 1e-6)
+    return _ratio(-np.log2(np.where(yt, p, 1.0 - p)))
+
+
+def accuracy_sums(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Per-sample hits of predicted labels."""
+    yt = np.asarray(y_true).astype(bool).ravel()
+    return _ratio(yt == np.asarray(y_pred).astype(bool).ravel())
+
+
+def base_rate_sums(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The share of positive labels as a ratio of sums."""
+    return _ratio(np.asarray(y_true).astype(bool).ravel())
+
+
+def balanced_accuracy_sums(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Per-sample counts of positives, true positives, negatives and true negatives."""
+    yt = np.asarray(y_true).astype(bool).ravel()
+    yp = np.asarray(y_pred).astype(bool).ravel()
+    stats = np.column_stack([yt, yt & yp, ~yt, ~yt & ~yp]).astype(float)
+
+    def finish(s: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rec = np.stack([s[:, 1] / s[:, 0], s[:, 3] / s[:, 2]], axis=1)
+        return np.nanmean(np.where(np.isfinite(rec), rec, np.nan), axis=1)
+
+    return stats, finish
+
+
 def _decomposable(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
-    """Per-sample statistics and a vectorised finisher for metrics that are ratios of sums."""
-    if name == "r2":
-        yt = np.asarray(y_true, float).reshape(len(y_true), -1)
-        yp = np.asarray(y_pred, float).reshape(len(y_pred), -1)
-        m = yt.shape[1]
-        stats = np.hstack([np.ones((len(yt), 1)), yt, yt**2, (yt - yp) ** 2])
+    """Per-sample statistics and a vectorised finisher, for metrics registered with a decomposition."""
+    from probekit.metrics.specs import METRIC_SPECS
 
-        def finish(s: np.ndarray) -> np.ndarray:
-            n = s[:, :1]
-            sy, syy, sres = s[:, 1 : 1 + m], s[:, 1 + m : 1 + 2 * m], s[:, 1 + 2 * m :]
-            tot = syy - sy**2 / np.maximum(n, 1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r = np.where(tot > 1e-12 * np.maximum(syy, 1e-300), 1.0 - sres / tot, np.where(sres == 0, 1.0, 0.0))
-            return r.mean(axis=1)
-
-        return stats, finish
-    if name in ("mae", "mean"):
-        vals = np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float)) if name == "mae" else np.asarray(y_pred, float)
-        vals = vals.reshape(len(vals), -1).mean(axis=1, keepdims=True)
-        stats = np.hstack([np.ones((len(vals), 1)), vals])
-        return stats, lambda s: s[:, 1] / s[:, 0]
-    if name == "cross_entropy_bits":
-        yt = np.asarray(y_true).astype(bool).ravel()
-        p = np.clip(np.asarray(y_pred, float).ravel(), 1e-6, 1 - 1e-6)
-        bits = -np.log2(np.where(yt, p, 1.0 - p))
-        stats = np.column_stack([np.ones(len(yt)), bits])
-        return stats, lambda s: s[:, 1] / s[:, 0]
-    if name in ("accuracy", "base_rate"):
-        yt = np.asarray(y_true).astype(bool).ravel()
-        hit = yt if name == "base_rate" else yt == np.asarray(y_pred).astype(bool).ravel()
-        stats = np.column_stack([np.ones(len(yt)), hit])
-        return stats, lambda s: s[:, 1] / s[:, 0]
-    if name == "balanced_accuracy":
-        yt = np.asarray(y_true).astype(bool).ravel()
-        yp = np.asarray(y_pred).astype(bool).ravel()
-        stats = np.column_stack([yt, yt & yp, ~yt, ~yt & ~yp]).astype(float)
-
-        def finish(s: np.ndarray) -> np.ndarray:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rec = np.stack([s[:, 1] / s[:, 0], s[:, 3] / s[:, 2]], axis=1)
-            return np.nanmean(np.where(np.isfinite(rec), rec, np.nan), axis=1)
-
-        return stats, finish
-    return None
+    spec = METRIC_SPECS.get(name)
+    return None if spec is None or spec.decomposition is None else spec.decomposition(y_true, y_pred)
 
 
 def family_members(groups: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -112,22 +140,12 @@ def _ranking_replicates(name: str, y_true: np.ndarray, score: np.ndarray, invers
 def _named(metric: Metric | str) -> Metric:
     if callable(metric):
         return metric
-    from probekit.metrics import classification, regression
+    from probekit.metrics.specs import get_metric
 
-    table = {
-        "r2": regression.r2,
-        "mae": regression.mae,
-        "accuracy": classification.accuracy,
-        "balanced_accuracy": classification.balanced_accuracy,
-        "auroc": classification.auroc,
-        "auprc": classification.auprc,
-        "base_rate": lambda y, p: classification.base_rate(y),
-        "mean": lambda y, p: float(np.nanmean(p)),
-        "cross_entropy_bits": cross_entropy_bits,
-    }
-    if metric not in table:
-        raise ValueError(f"unknown metric {metric!r}; known: {sorted(table)}")
-    return table[metric]
+    function = get_metric(metric).function
+    if function is None:
+        raise ValueError(f"metric {metric!r} is computed from other scores, not from predictions")
+    return function
 
 
 def bootstrap_interval(
@@ -246,7 +264,7 @@ def cross_entropy_bits(y_true: np.ndarray, prob: np.ndarray) -> float:
 
     Probabilities are clipped to [1e-6, 1 - 1e-6] so one confident miss costs at most ~20 bits.
     """
-    stats, finish = _decomposable("cross_entropy_bits", y_true, prob)
+    stats, finish = cross_entropy_sums(y_true, prob)
     if len(stats) == 0:
         return float("nan")
     return float(finish(stats.sum(axis=0, keepdims=True))[0])

@@ -33,29 +33,15 @@ import numpy as np
 import pandas as pd
 
 from probekit.formats.run import sentinel_indices
+from probekit.metrics.specs import DISPLAY_NAMES as METRIC_NAMES
+from probekit.metrics.specs import LOWER_IS_BETTER, get_metric, primary_order
 from probekit.rundir import STORE_CONTROLS
 
-#: Metrics in the order one is chosen as a target's primary metric.
-METRIC_PRIORITY = ("r2", "balanced_accuracy", "auroc", "accuracy", "geodesic_deg", "mae")
-#: Metrics for which lower is better.
-LOWER_IS_BETTER = frozenset({"mae", "geodesic_deg"})
 #: Readouts that read a pooled vector (or all tokens) rather than the object's own tokens.
 POOLED_READOUTS = ("linear", "spatial", "mlp", "attentive")
 OBJECT_READOUT = "object"
 #: Readout display order.
 READOUT_ORDER = ("linear", "spatial", "object", "mlp", "attentive")
-#: Human names of metrics, for text and axes.
-METRIC_NAMES = {
-    "r2": "R²",
-    "balanced_accuracy": "balanced accuracy",
-    "auroc": "AUROC",
-    "auprc": "AUPRC",
-    "accuracy": "accuracy",
-    "geodesic_deg": "geodesic error",
-    "mae": "MAE",
-    "selectivity": "selectivity",
-    "base_rate": "base rate",
-}
 PATTERNS = ("encoded", "entangled", "over-invariant", "not carried", "baseline")
 #: How baseline stores are named in the text.
 BASELINE_WORDS = {"random_init": "random-weight", "pixels": "pixel", "shuffled": "shuffled-frames"}
@@ -198,19 +184,22 @@ def better(metric: str, a: float, b: float) -> float:
 
 
 def primary_metric(rows: pd.DataFrame) -> str | None:
-    """The first metric of :data:`METRIC_PRIORITY` scored in ``rows`` (finite scores only)."""
+    """The first metric of the registry's primary order scored in ``rows`` (finite scores only)."""
     present = set(rows.loc[np.isfinite(rows["score"].to_numpy(dtype=float)), "metric"])
-    return next((m for m in METRIC_PRIORITY if m in present), None)
+    return next((m for m in primary_order() if m in present), None)
 
 
 def chance_level(metric: str, rows: pd.DataFrame | None = None) -> float | None:
-    """Chance level of ``metric``: 0 for R², 0.5 for balanced accuracy and AUROC, the majority
-    share (from the ``base_rate`` row) for accuracy; None where no fixed level exists."""
-    if metric == "r2":
-        return 0.0
-    if metric in ("balanced_accuracy", "auroc"):
-        return 0.5
-    if metric == "accuracy" and rows is not None:
+    """Chance level of ``metric`` from its :class:`~probekit.metrics.specs.MetricSpec` (0 for R²,
+    0.5 for balanced accuracy and AUROC); the majority share (from the ``base_rate`` row) for
+    accuracy; None where no fixed level exists."""
+    try:
+        chance = get_metric(metric).chance
+    except ValueError:
+        return None
+    if isinstance(chance, (int, float)):
+        return float(chance)
+    if chance == "majority" and rows is not None:
         base = rows.loc[rows["metric"] == "base_rate", "score"]
         if len(base):
             rate = float(base.iloc[0])
