@@ -10,13 +10,69 @@
 - control task (Hewitt & Liang): labels that are a random function of the object's recurring
   type (shape x colour x size bin), so the control is learnable under clip splits by a probe
   that sees the attributes, yet unrelated to the physical target.
+
+The first three are label baselines: a registry (:data:`LABEL_BASELINES`,
+:func:`register_baseline`) names each one's features, the readouts that fit them and the store
+labels it needs; a run whose stores lack those labels skips the baseline with that reason. The
+control task changes the labels a store's own readout is fitted to, so the sweep runs it beside
+each readout (:data:`CONTROL_TASK`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Callable
+
 import numpy as np
 
 from probekit.evaluation.targets import LabelSource, TargetData
+
+#: The control that refits a store's own readouts on control-task labels (not a label baseline).
+CONTROL_TASK = "control_task"
+
+
+@dataclass(frozen=True)
+class LabelBaseline:
+    """A baseline fitted on features made from the store's labels alone.
+
+    Attributes
+    ----------
+    name
+        Control name in suites and the results table's ``baseline`` column.
+    features
+        ``features(labels, scenarios, task) -> (n, f) array``, or None where the task has none
+        (e.g. mask geometry for a scene-level target).
+    readouts
+        ``readouts(suite) -> [readout name, ...]``: the readouts fitted on the features.
+    needs
+        Store labels the features are made from; without them the baseline is skipped with a
+        stated reason.
+    """
+
+    name: str
+    features: Callable[[LabelSource, np.ndarray, TargetData], np.ndarray | None]
+    readouts: Callable[[Any], list[str]]
+    needs: tuple[str, ...] = ()
+
+    def missing(self, labels: LabelSource) -> list[str]:
+        """The labels this baseline needs that ``labels`` lacks."""
+        return [name for name in self.needs if not labels.has(name)]
+
+
+LABEL_BASELINES: dict[str, LabelBaseline] = {}
+
+
+def register_baseline(baseline: LabelBaseline) -> LabelBaseline:
+    """Add a label baseline to the registry (replacing one of the same name)."""
+    if baseline.name == CONTROL_TASK:
+        raise ValueError(f"{CONTROL_TASK!r} is the control task, not a label baseline")
+    LABEL_BASELINES[baseline.name] = baseline
+    return baseline
+
+
+def control_names() -> tuple[str, ...]:
+    """Every control a suite may name: the registered label baselines and the control task."""
+    return (*LABEL_BASELINES, CONTROL_TASK)
 
 
 def _object_count(labels: LabelSource) -> np.ndarray:
@@ -162,3 +218,10 @@ def control_labels(labels: LabelSource, scenarios: np.ndarray, data: TargetData,
     else:
         table = data.y[rng.integers(0, len(data.y), size=len(uniq))]
     return table[inverse]
+
+
+register_baseline(LabelBaseline("nuisance", nuisance_features, lambda suite: ["linear"], needs=("exists",)))
+register_baseline(LabelBaseline("geometry", lambda labels, scenarios, data: geometry_features(labels, data),
+                                lambda suite: ["object"] if "object" in suite.readouts else [], needs=("token_coverage",)))
+register_baseline(LabelBaseline("ceiling", lambda labels, scenarios, data: ceiling_features(labels, data),
+                                lambda suite: list(suite.ceiling_readouts), needs=("token_coverage",)))

@@ -16,6 +16,7 @@ from probekit.probes.registry import READOUTS, get_readout
 from probekit.shipped import find_suite_file
 from probekit.validation import Bool, FiniteFloat, Seed, Str, StrictModel, did_you_mean, read_toml, validate
 
+#: The built-in controls, in the order a suite lists them by default.
 CONTROLS = ("nuisance", "geometry", "control_task", "ceiling")
 DEFAULT_SUITE = "physics"
 
@@ -181,10 +182,13 @@ def load_suite(name_or_path: str | os.PathLike | None) -> Suite:
         if name not in READOUTS:
             raise BadOptionError(f"{where}: suite.layers: unknown readout {name!r}{did_you_mean(name, READOUTS)}")
     check_stages(suite.stages, where)
+    from probekit.evaluation.controls import control_names
+
+    valid = control_names()
     for name in suite.controls:
-        if name not in CONTROLS:
-            raise BadOptionError(f"{where}: unknown control {name!r}{did_you_mean(name, CONTROLS)}; "
-                                 f"valid controls: {', '.join(CONTROLS)}")
+        if name not in valid:
+            raise BadOptionError(f"{where}: unknown control {name!r}{did_you_mean(name, valid)}; "
+                                 f"valid controls: {', '.join(valid)}")
     return suite
 
 

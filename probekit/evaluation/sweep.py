@@ -17,7 +17,7 @@ import numpy as np
 
 from probekit.errors import BadOptionError
 from probekit.evaluation.cache import ProbeCache
-from probekit.evaluation.controls import ceiling_features, control_labels, geometry_features, nuisance_features
+from probekit.evaluation.controls import LABEL_BASELINES, control_labels
 from probekit.evaluation.conditional import CrossFit, baseline_designs, cross_fit_baseline
 from probekit.evaluation.executors import Executor
 from probekit.evaluation.gains import GAIN_METRIC, gain_row, gain_terms, negligible_within_scenario
@@ -212,6 +212,13 @@ class Sweep:
                 if pos[train].all() or (~pos[train]).all():
                     return f"one class only in the training folds of fold {f}"
         return None
+
+    def _skip_control(self, control: str, grid: TimeGrid, reason: str) -> None:
+        where = "" if len(self.grids) == 1 else f" (stores on the {len(grid.token_frames)}-step grid)"
+        entry = {"target": "", "slot": -1, "control": control, "note": f"skipped control {control}: {reason}{where}"}
+        if entry not in self.result.skipped:
+            self.result.skipped.append(entry)
+            self.log(entry["note"])
 
     def _skip(self, target: str, slot: int, reason: str, grid: TimeGrid | None = None) -> None:
         where = "" if grid is None or len(self.grids) == 1 else f" (stores on the {len(grid.token_frames)}-step grid)"
@@ -531,13 +538,15 @@ class Sweep:
         """Units of the nuisance, geometry and ceiling baselines: features from the labels alone."""
         labels = grid.labels
         builders = []
-        if "nuisance" in controls:
-            builders.append(("nuisance", "linear", lambda d: nuisance_features(labels, self.scenarios, d)))
-        if "geometry" in controls and "object" in self.suite.readouts:
-            builders.append(("geometry", "object", lambda d: geometry_features(labels, d)))
-        if "ceiling" in controls:
-            for name in self.suite.ceiling_readouts:
-                builders.append(("ceiling", name, lambda d: ceiling_features(labels, d)))
+        for name, baseline in LABEL_BASELINES.items():
+            if name not in controls:
+                continue
+            missing = baseline.missing(labels)
+            if missing:
+                self._skip_control(name, grid, f"the stores have no {', '.join('labels/' + m for m in missing)}")
+                continue
+            for readout_name in baseline.readouts(self.suite):
+                builders.append((name, readout_name, lambda d, b=baseline: b.features(labels, self.scenarios, d)))
         if not builders:
             return
         self.log(f"controls from labels ({grid.name}): " + ", ".join(sorted({b[0] for b in builders})))
