@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -317,17 +317,19 @@ class Encoder:
                 f"0..{self.n_layers - 1} (negative values count from the end)"
             )
 
+    #: True only for known-answer encoders (``probekit.testing``) that build their tokens from a
+    #: world file's labels: extraction then calls ``encode_labelled(video, labels, layers)``
+    #: instead of :meth:`encode`. A real encoder sees pixels only.
+    reads_labels: bool = False
+
     @torch.no_grad()
-    def encode(self, video: np.ndarray, labels: Mapping[str, np.ndarray] | None, layers: list[int]) -> EncoderOutput:
+    def encode(self, video: np.ndarray, layers: list[int]) -> EncoderOutput:
         """Run the encoder on a batch.
 
         Parameters
         ----------
         video
             uint8 frames ``(B, T, H, W, 3)``.
-        labels
-            The world labels of these clips (``objects/...``, ``clips/...`` arrays with the clip
-            axis first), or None for plain videos. Most encoders ignore them.
         layers
             Layer indices to return.
         """

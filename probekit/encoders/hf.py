@@ -232,7 +232,7 @@ class HFVideoEncoder(_HFBase):
         return out[key]
 
     @torch.no_grad()
-    def encode(self, video: np.ndarray, labels: Mapping[str, np.ndarray] | None, layers: list[int]) -> EncoderOutput:
+    def encode(self, video: np.ndarray, layers: list[int]) -> EncoderOutput:
         pixels = self.to_device(self.pixel_values(video))
         kwargs: dict[str, Any] = {"output_hidden_states": True}
         if self.model.config.model_type == "vjepa2":
@@ -281,7 +281,7 @@ class HFImageEncoder(_HFBase):
         return self.processor(images=list(frames), return_tensors="pt")["pixel_values"]
 
     @torch.no_grad()
-    def encode(self, video: np.ndarray, labels: Mapping[str, np.ndarray] | None, layers: list[int]) -> EncoderOutput:
+    def encode(self, video: np.ndarray, layers: list[int]) -> EncoderOutput:
         b, t = video.shape[:2]
         _, gh, gw = self.layout(t, video.shape[2], video.shape[3]).grid
         frames = video.reshape(b * t, *video.shape[2:])

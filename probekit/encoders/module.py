@@ -10,7 +10,7 @@ Example
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -146,7 +146,7 @@ class ModuleEncoder(Encoder):
         return (x - mean) / std
 
     @torch.no_grad()
-    def encode(self, video: np.ndarray, labels: Mapping[str, np.ndarray] | None, layers: list[int]) -> EncoderOutput:
+    def encode(self, video: np.ndarray, layers: list[int]) -> EncoderOutput:
         b, t = video.shape[:2]
         x = self.to_device(self.pixel_values(video))
         if self.kind == "video":

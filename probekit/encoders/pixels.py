@@ -4,7 +4,7 @@ into ``patch x patch`` patches; each token is the patch's RGB values in [0, 1] (
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,7 +55,7 @@ class PixelsEncoder(Encoder):
         return {"resize": "area", "size": self.size, "patch": self.patch, "scale": "1/255"}
 
     @torch.no_grad()
-    def encode(self, video: np.ndarray, labels: Mapping[str, np.ndarray] | None, layers: list[int]) -> EncoderOutput:
+    def encode(self, video: np.ndarray, layers: list[int]) -> EncoderOutput:
         b, t, h, w, _ = video.shape
         geometry = self.geometry(h, w)
         x = torch.from_numpy(np.ascontiguousarray(video)).reshape(b * t, h, w, 3).permute(0, 3, 1, 2).float() / 255.0

@@ -50,14 +50,12 @@ def register_encoder(name: str, factory: EncoderFactory, *, prefix: bool = False
 #: value = ``package.module:factory``, a factory as :func:`probekit.encoders.user.call_factory` takes).
 ENTRY_POINT_GROUP = "probekit.encoders"
 
-#: Encoders of probekit's own optional modules, resolved on first use.
-_REFERENCES: dict[str, str] = {"planted": "probekit.testing.planted_encoder:create_planted_encoder"}
 
 
 def list_encoders() -> dict[str, list[str]]:
     """Registered names (entry points and references included) and source prefixes."""
     _load_builtins()
-    return {"names": sorted({*_REGISTRY, *_REFERENCES}), "prefixes": sorted(f"{p}:" for p in _PREFIXES)}
+    return {"names": sorted(_REGISTRY), "prefixes": sorted(f"{p}:" for p in _PREFIXES)}
 
 
 def create_encoder(name: str, init: str = "pretrained", **kwargs: Any) -> Encoder:
@@ -88,10 +86,6 @@ def create_encoder(name: str, init: str = "pretrained", **kwargs: Any) -> Encode
         raise BadOptionError(f"--init {init!r}: use one of {', '.join(INITS)}")
     if name in _REGISTRY:
         return _REGISTRY[name](name, init=init, **kwargs)
-    if name in _REFERENCES:
-        from probekit.encoders.user import call_factory, load_reference
-
-        return call_factory(load_reference(_REFERENCES[name], name), name, init=init, **kwargs)
     prefix, sep, rest = name.partition(":")
     if sep and prefix in _PREFIXES:
         if not rest:
@@ -120,5 +114,5 @@ def _load_builtins() -> None:
     register_encoder("pixels", pixels.create_pixels_encoder, overwrite=True)
     register_encoder("tiny-vjepa2", tiny.create_tiny_vjepa2, overwrite=True)
     for point in entry_points(group=ENTRY_POINT_GROUP):
-        if point.name not in _REGISTRY and _REFERENCES.get(point.name) != point.value:
+        if point.name not in _REGISTRY:
             _REGISTRY[point.name] = user.entry_point_factory(point)

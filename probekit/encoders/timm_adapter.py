@@ -124,7 +124,7 @@ class TimmEncoder(Encoder):
         return torch.stack([self.transform(Image.fromarray(frame)) for frame in frames])
 
     @torch.no_grad()
-    def encode(self, video: np.ndarray, labels: Mapping[str, np.ndarray] | None, layers: list[int]) -> EncoderOutput:
+    def encode(self, video: np.ndarray, layers: list[int]) -> EncoderOutput:
         b, t = video.shape[:2]
         _, gh, gw = self.layout(t, video.shape[2], video.shape[3]).grid
         frames = video.reshape(b * t, *video.shape[2:])

@@ -94,8 +94,14 @@ class PlantedEncoder(Encoder):
             out[b] = np.random.default_rng([self.seed, layer, clip_seed % (1 << 63)]).normal(size=shape[1:])
         return out
 
+    reads_labels = True
+
+    def encode(self, video: np.ndarray, layers: list[int]) -> EncoderOutput:
+        raise BadOptionError("planted encoder: needs world files (it builds its tokens from their labels), not plain videos")
+
     @torch.no_grad()
-    def encode(self, video: np.ndarray, labels: Mapping[str, np.ndarray] | None, layers: list[int]) -> EncoderOutput:
+    def encode_labelled(self, video: np.ndarray, labels: Mapping[str, np.ndarray] | None, layers: list[int]) -> EncoderOutput:
+        """Token grids built from the clips' world labels (see the module docstring)."""
         if labels is None or "objects/exists" not in labels:
             raise BadOptionError("planted encoder: needs world files (it builds its tokens from their labels), not plain videos")
         from probekit.extraction.align import align_world_labels
