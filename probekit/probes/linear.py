@@ -19,6 +19,9 @@ from probekit.probes.ridge_path import DEFAULT_ALPHAS, BlockStats, fit_ridge, se
 class RidgeProbe(RegressorMixin, BaseEstimator):
     """Ridge regression with one alpha per target chosen by (grouped) inner CV.
 
+    The sweep fits it through the shared-decomposition path of :mod:`probekit.probes.ridge_path`
+    (:attr:`nested_path`): one SVD per fold block serves every target and alpha.
+
     Parameters
     ----------
     alphas
@@ -39,6 +42,9 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
     inner_score_ : float
         Mean inner-CV R^2 over targets at the chosen alphas.
     """
+
+    #: The sweep may fit this estimator by its nested-CV path (a capability of the estimator).
+    nested_path = True
 
     def __init__(self, alphas=DEFAULT_ALPHAS, cv: int = 5, fit_intercept: bool = True, random_state: int | None = 0):
         self.alphas = alphas
@@ -78,6 +84,10 @@ class RidgeProbe(RegressorMixin, BaseEstimator):
 class LogisticProbe(ClassifierMixin, BaseEstimator):
     """Standardised L2 logistic regression with C chosen by (grouped) inner CV.
 
+    The sweep fits it through the warm-started regularisation paths of
+    :mod:`probekit.probes.logistic_path` (:attr:`nested_path`), each path fitted once and
+    scored for every inner fold that shares it.
+
     Parameters
     ----------
     Cs
@@ -93,6 +103,9 @@ class LogisticProbe(ClassifierMixin, BaseEstimator):
     ----------
     classes_, coef_, intercept_ (in raw feature units), C_, inner_score_ (inner-CV accuracy)
     """
+
+    #: The sweep may fit this estimator by its nested-CV path (a capability of the estimator).
+    nested_path = True
 
     def __init__(self, Cs=DEFAULT_CS, cv: int = 5, class_weight: str | None = "balanced", random_state: int | None = 0):
         self.Cs = Cs

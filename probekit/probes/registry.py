@@ -33,8 +33,6 @@ class Readout:
         grid of the step).
     regressor, classifier
         Factories ``(**params) -> estimator`` for continuous and binary targets.
-    fast
-        True if the sweep may use the shared-decomposition fast paths (linear readouts).
     small_params
         Parameters for quick tests of the estimator contract.
     """
@@ -43,8 +41,13 @@ class Readout:
     features: str
     regressor: Callable[..., BaseEstimator]
     classifier: Callable[..., BaseEstimator]
-    fast: bool = False
     small_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fast(self) -> bool:
+        """Whether the sweep fits this readout through its estimators' nested-CV paths: a
+        capability both estimators declare (``nested_path``), never a flag of the readout."""
+        return bool(getattr(self.regressor, "nested_path", False) and getattr(self.classifier, "nested_path", False))
 
 
 READOUTS: dict[str, Readout] = {}
@@ -65,9 +68,9 @@ def get_readout(name: str) -> Readout:
 
 _TORCH_SMALL = {"max_epochs": 2, "batch_size": 256}
 
-register_readout(Readout("linear", "time", RidgeProbe, LogisticProbe, fast=True))
-register_readout(Readout("spatial", "grid", RidgeProbe, LogisticProbe, fast=True))
-register_readout(Readout("object", "object", RidgeProbe, LogisticProbe, fast=True))
+register_readout(Readout("linear", "time", RidgeProbe, LogisticProbe))
+register_readout(Readout("spatial", "grid", RidgeProbe, LogisticProbe))
+register_readout(Readout("object", "object", RidgeProbe, LogisticProbe))
 register_readout(Readout("mlp", "time", MLPRegressorProbe, MLPClassifierProbe, small_params={**_TORCH_SMALL, "hidden": 16}))
 register_readout(
     Readout("attentive", "tokens", AttentiveRegressorProbe, AttentiveClassifierProbe, small_params={**_TORCH_SMALL, "width": 8})
