@@ -79,3 +79,28 @@ def test_difference_of_gains_is_paired_by_family(gains):
     diff = gains[(gains.store.str.startswith("unique")) & gains.versus.fillna("").str.startswith("redundant")]
     assert len(diff) == 1
     assert diff.iloc[0].ci_low > 0.3
+
+
+def test_mlp_joint_model_on_a_binary_target_gains_the_unique_part(tmp_path):
+    """A binary target ``contact = 1[s + u > 0]``: the MLP readout's joint model, fitted with the
+    nuisance baseline's logit as a fixed offset, gains bits (interval above 0) from a store that
+    carries ``u``, and nothing from one that carries only the scenario part ``s``."""
+    labels, clips, frames = synthetic_labels(n_clips=120, n_steps=6, seed=7)
+    rng = np.random.default_rng(13)
+    n, t = labels["exists"].shape[:2]
+    s = np.where(np.asarray(clips["scenario"]) == "drop", 1.0, -1.0)[:, None] * np.ones((1, t))
+    u = rng.normal(size=(n, t))
+    contact = labels["contact_interval"].astype(np.float32)
+    contact[:, :, 0] = (s + u > 0).astype(np.float32)
+    labels["contact_interval"] = contact
+    unique = _write(tmp_path / "unique.h5", labels, clips, frames, 3.0 * u, "unique", 1)
+    redundant = _write(tmp_path / "redundant.h5", labels, clips, frames, 3.0 * s, "redundant", 2)
+    suite = tmp_path / "mlp.toml"
+    suite.write_text('[suite]\nname = "mlp"\ntargets = ["contact"]\nreadouts = ["mlp"]\ncontrols = ["nuisance"]\n'
+                     "folds = 5\nseed = 0\nn_boot = 300\n[readouts.mlp]\nhidden = 16\nmax_epochs = 60\nbatch_size = 32\nlr = 0.003\n")
+    run_probe([unique, redundant], tmp_path / "run", suite=suite)
+    table = pd.read_csv(tmp_path / "run" / "gains.csv", keep_default_na=False, na_values=[""])
+    table = table[(table.target == "contact") & (table.slot == 0) & (table.baseline == "nuisance") & (table.readout == "mlp")]
+    gained, nothing = _row(table, "unique"), _row(table, "redundant")
+    assert gained.metric == "cross_entropy_bits" and gained.ci_low > 0.1, (gained.gain, gained.ci_low)
+    assert nothing.ci_low <= 0.0 + 0.02 and nothing.gain < 0.1, (nothing.gain, nothing.ci_low, nothing.ci_high)

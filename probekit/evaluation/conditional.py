@@ -292,10 +292,24 @@ def joint_logistic(X: np.ndarray, y: np.ndarray, base: CrossFit, keep: np.ndarra
     return out
 
 
-def joint_estimator(readout, X: np.ndarray, y: np.ndarray, base: CrossFit, keep: np.ndarray, fold: np.ndarray, groups: np.ndarray, n_folds: int, params: dict[str, Any], seed: int) -> list[dict]:
-    """Joint model of a torch readout on a continuous target: the readout fitted to the residual."""
+def joint_estimator(readout, X: np.ndarray, y: np.ndarray, base: CrossFit, keep: np.ndarray, fold: np.ndarray, groups: np.ndarray, n_folds: int,
+                    params: dict[str, Any], seed: int, binary: bool = False) -> list[dict]:
+    """Joint model of a torch readout: on a continuous target the readout fitted to the residual;
+    on a binary target the classifier with the baseline's logit as a fixed offset (cross-fitted
+    inside the training folds, the outer prediction on the held-out rows), ``pred`` its P(y = 1)
+    and ``inner`` its primary score on the inner split."""
     from probekit.evaluation.fitting import fit_fold
 
+    if binary:
+        yb = np.asarray(y).ravel().astype(int)
+        test_offset = logit(base.outer[keep][:, 0])
+        out = []
+        for o in range(n_folds):
+            res = fit_fold(readout, "binary", X, yb, fold, groups, o, params, seed, offset=logit(base.inner[o][keep][:, 0]),
+                           test_offset=test_offset)
+            if res is not None:
+                out.append({"test": res["test"], "pred": res["proba"][:, None], "inner": res["inner"]})
+        return out
     y = np.asarray(y, dtype=np.float64).reshape(len(keep), -1)
     out = []
     for o in range(n_folds):

@@ -65,7 +65,8 @@ def fit_estimator(readout: Readout, kind: str, X: np.ndarray, y: np.ndarray, fol
     return out
 
 
-def fit_fold(readout: Readout, kind: str, X: np.ndarray, y: np.ndarray, fold: np.ndarray, groups: np.ndarray, o: int, params: dict[str, Any], seed: int) -> dict | None:
+def fit_fold(readout: Readout, kind: str, X: np.ndarray, y: np.ndarray, fold: np.ndarray, groups: np.ndarray, o: int, params: dict[str, Any], seed: int,
+             offset: np.ndarray | None = None, test_offset: np.ndarray | None = None) -> dict | None:
     """Fit ``readout`` on the training folds of outer fold ``o`` and predict its held-out rows.
 
     Parameters given as lists form a grid (scikit-learn's ``ParameterGrid``): every combination
@@ -75,6 +76,11 @@ def fit_fold(readout: Readout, kind: str, X: np.ndarray, y: np.ndarray, fold: np
     decay alone is fitted in one pass over the data where the estimator offers ``fit_grid`` (the
     torch probes), with the same fits as one by one. None when the fold is empty or a binary
     target has one class in training.
+
+    ``offset`` and ``test_offset`` (binary targets, estimators whose ``fit`` takes an
+    ``offset``): a baseline's logit per sample, fixed and unpenalised, on the training rows
+    (cross-fitted inside them) and on the held-out rows; the result then also holds ``proba``,
+    the joint model's P(y = 1) on the held-out rows.
     """
     from sklearn.model_selection import ParameterGrid
 
@@ -88,12 +94,18 @@ def fit_fold(readout: Readout, kind: str, X: np.ndarray, y: np.ndarray, fold: np
     if kind == "binary" and len(np.unique(target[train])) < 2:
         return None
     est, best = None, -np.inf
-    for candidate in _fitted_grid(factory, grid, X[train], target[train], groups[train], seed + o):
+    for candidate in _fitted_grid(factory, grid, X[train], target[train], groups[train], seed + o,
+                                  None if offset is None else offset[train]):
         score = float(getattr(candidate, "inner_score_", np.nan))
         if est is None or score > best:
             est, best = candidate, score
     res: dict[str, Any] = {"test": test, "inner": float(getattr(est, "inner_score_", np.nan))}
-    if kind == "binary":
+    if kind == "binary" and offset is not None:
+        shift = test_offset[test]
+        res["pred"] = est.predict(X[test], offset=shift).astype(np.float64)[:, None]
+        res["score"] = est.decision_function(X[test], offset=shift)
+        res["proba"] = est.predict_proba(X[test], offset=shift)[:, 1]
+    elif kind == "binary":
         res["pred"] = est.predict(X[test]).astype(np.float64)[:, None]
         res["score"] = est.decision_function(X[test])
     else:
@@ -105,8 +117,10 @@ def fit_fold(readout: Readout, kind: str, X: np.ndarray, y: np.ndarray, fold: np
     return res
 
 
-def _fitted_grid(factory, grid: list[dict[str, Any]], X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> list:
+def _fitted_grid(factory, grid: list[dict[str, Any]], X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int,
+                 offset: np.ndarray | None = None) -> list:
     """One fitted estimator per combination of ``grid``, in order (batched where the estimator can)."""
+    extra = {} if offset is None else {"offset": offset}
     def make(combo: dict[str, Any]):
         estimator = factory(**combo)
         if "random_state" in estimator.get_params():
@@ -117,10 +131,10 @@ def _fitted_grid(factory, grid: list[dict[str, Any]], X: np.ndarray, y: np.ndarr
     if len(grid) > 1 and varying <= {"lr", "weight_decay"}:
         first = make(grid[0])
         if hasattr(first, "fit_grid") and not getattr(first, "dropout", 0.0):
-            return first.fit_grid(X, y, [{key: combo[key] for key in varying} for combo in grid], groups=groups)
+            return first.fit_grid(X, y, [{key: combo[key] for key in varying} for combo in grid], groups=groups, **extra)
     fitted = []
     for combo in grid:
         estimator = make(combo)
-        estimator.fit(X, y, groups=groups)
+        estimator.fit(X, y, groups=groups, **extra)
         fitted.append(estimator)
     return fitted

@@ -185,10 +185,6 @@ class Sweep(SweepPlanning, SweepScoring):
             base = self.crossfit.get((grid, data.spec.name, data.slot, name))
             if base is None:
                 continue
-            if not readout.fast and data.spec.kind == "binary":
-                self._skip_once(self._joint_store(store, control), data, readout.name,
-                                "no joint model with a baseline offset for this readout on binary targets; its gain is not reported")
-                continue
             out.append((name, base))
         return out
 

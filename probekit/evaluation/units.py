@@ -132,6 +132,7 @@ def _fit_jobs(unit: FitUnit) -> list[JobResult]:
             elif readout.fast:
                 joint[name] = joint_ridge(job.X, job.y, base, job.keep, job.fold_of, unit.n_folds, params)
             else:
-                joint[name] = joint_estimator(readout, job.X, job.y, base, job.keep, job.fold_of, job.groups, unit.n_folds, fit_params, unit.seed)
+                joint[name] = joint_estimator(readout, job.X, job.y, base, job.keep, job.fold_of, job.groups, unit.n_folds, fit_params, unit.seed,
+                                              binary=binary)
         out.append(JobResult(marginal, joint))
     return out

@@ -47,11 +47,11 @@ class TorchProbeMixin:
         return ((X - self.x_mean_) / self.x_scale_).astype(np.float32)
 
     # -- fit / predict --------------------------------------------------------------------------
-    def _fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None):
-        self.__dict__.update(self._train(X, y, groups, [(self.lr, self.weight_decay)])[0])
+    def _fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, offset: np.ndarray | None = None):
+        self.__dict__.update(self._train(X, y, groups, [(self.lr, self.weight_decay)], offset)[0])
         return self
 
-    def fit_grid(self, X, y, settings: list[dict[str, float]], groups=None) -> list:
+    def fit_grid(self, X, y, settings: list[dict[str, float]], groups=None, offset=None) -> list:
         """Fit one probe per setting of ``lr`` / ``weight_decay``, all in one pass over the data.
 
         Every probe starts from the same initial weights and sees the same batches as a probe of
@@ -61,7 +61,7 @@ class TorchProbeMixin:
 
         Parameters
         ----------
-        X, y, groups
+        X, y, groups, offset
             As for :meth:`fit`.
         settings
             One dict per probe with ``lr`` and/or ``weight_decay`` (others as this probe's).
@@ -85,13 +85,19 @@ class TorchProbeMixin:
             if probe._task == "regression":
                 probe._y_ndim = np.ndim(yv)
                 yv = np.asarray(yv, dtype=np.float64)
-        results = probes[0]._train(Xv, yv, groups, [(p.lr, p.weight_decay) for p in probes])
+        results = probes[0]._train(Xv, yv, groups, [(p.lr, p.weight_decay) for p in probes], offset)
         for probe, fitted in zip(probes, results):
             probe.__dict__.update(fitted)
         return probes
 
-    def _train(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, settings: list[tuple[float, float]]) -> list[dict[str, Any]]:
-        """Train one module per ``(lr, weight_decay)`` over the same batches; the fitted attributes of each."""
+    def _train(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, settings: list[tuple[float, float]],
+               offset: np.ndarray | None = None) -> list[dict[str, Any]]:
+        """Train one module per ``(lr, weight_decay)`` over the same batches; the fitted attributes of each.
+
+        ``offset`` (classification, two classes): a fixed logit added to class 1's output for each
+        sample (a baseline's prediction, unpenalised); the loss is then unweighted, so that the
+        probabilities stay calibrated for cross-entropy gains.
+        """
         import torch
 
         if len(X) < 2:
@@ -114,6 +120,11 @@ class TorchProbeMixin:
             if len(shared["classes_"]) < 2:
                 raise ValueError(f"{type(self).__name__} needs at least 2 classes, got one class")
             n_out = len(shared["classes_"])
+        if offset is not None and (self._task == "regression" or n_out != 2):
+            raise ValueError(f"{type(self).__name__}: an offset needs a binary target")
+        shift = np.zeros((len(X), n_out), np.float32)
+        if offset is not None:
+            shift[:, 1] = np.asarray(offset, dtype=np.float32).ravel()
         splitter = (GroupShuffleSplit if groups is not None else ShuffleSplit)(
             n_splits=1, test_size=self.val_fraction, random_state=self.random_state
         )
@@ -134,6 +145,8 @@ class TorchProbeMixin:
             schedules.append(torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.max_epochs * steps_per_epoch)))
         xt = torch.as_tensor(Xs[train], device=self.device)
         xv = torch.as_tensor(Xs[val], device=self.device)
+        st = torch.as_tensor(shift[train], device=self.device)
+        sv = torch.as_tensor(shift[val], device=self.device)
         if self._task == "regression":
             tt = torch.as_tensor(T[train], device=self.device)
             tv = torch.as_tensor(T[val], device=self.device)
@@ -143,7 +156,7 @@ class TorchProbeMixin:
             weight = torch.as_tensor(len(train) / (n_out * np.maximum(counts, 1)), device=self.device)
             tt = torch.as_tensor(T[train], device=self.device)
             tv = torch.as_tensor(T[val], device=self.device)
-            loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
+            loss_fn = torch.nn.CrossEntropyLoss(weight=None if offset is not None else weight)
         best: list[dict[str, Any]] = [{"score": -np.inf, "loss": np.inf, "state": None} for _ in settings]
         for _ in range(self.max_epochs):
             for module in modules:
@@ -151,18 +164,18 @@ class TorchProbeMixin:
             order = torch.randperm(len(train), generator=gen).to(self.device)
             for start in range(0, len(train), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                xb, tb = xt[idx], tt[idx]
+                xb, tb, sb = xt[idx], tt[idx], st[idx]
                 for opt in optimizers:
                     opt.zero_grad()
                 # one backward for the grid: each module's gradient is that of its own loss
-                torch.stack([loss_fn(module(xb), tb) for module in modules]).sum().backward()
+                torch.stack([loss_fn(module(xb) + sb, tb) for module in modules]).sum().backward()
                 for opt, sched in zip(optimizers, schedules):
                     opt.step()
                     sched.step()
             for module, kept in zip(modules, best):
                 module.eval()
                 with torch.no_grad():
-                    out = module(xv)
+                    out = module(xv) + sv
                     val_loss = float(loss_fn(out, tv))
                 score = self._primary_score(out.cpu().numpy(), T[val])
                 if kept["state"] is None or score > kept["score"] or (score == kept["score"] and val_loss < kept["loss"]):
@@ -238,24 +251,32 @@ class TorchClassifierBase(TorchProbeMixin, ClassifierMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         return tags
 
-    def fit(self, X, y, groups=None):
-        """Fit on X (n, D) or (n, tokens, D); ``groups`` makes the validation split grouped."""
+    def fit(self, X, y, groups=None, offset=None):
+        """Fit on X (n, D) or (n, tokens, D); ``groups`` makes the validation split grouped;
+        ``offset`` (n,), binary targets only: a fixed logit added to class 1 (a baseline's
+        prediction that the probe is fitted beyond, unpenalised)."""
         X, y = self._validate_X(X, reset=True, y=y)
-        return self._fit(X, y, groups)
+        return self._fit(X, y, groups, offset)
 
-    def predict_proba(self, X):
-        """Class probabilities (n, n_classes)."""
+    def _logits(self, X, offset=None) -> np.ndarray:
         logits = self._forward(X).astype(np.float64)
+        if offset is not None:
+            logits[:, 1] += np.asarray(offset, dtype=np.float64).ravel()
+        return logits
+
+    def predict_proba(self, X, offset=None):
+        """Class probabilities (n, n_classes) (with the samples' ``offset`` where fitted with one)."""
+        logits = self._logits(X, offset)
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
 
-    def decision_function(self, X):
+    def decision_function(self, X, offset=None):
         """Logit difference (n,) for two classes, logits (n, n_classes) otherwise."""
-        logits = self._forward(X).astype(np.float64)
+        logits = self._logits(X, offset)
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
-    def predict(self, X):
+    def predict(self, X, offset=None):
         """Predicted class labels."""
-        logits = self._forward(X)
+        logits = self._logits(X, offset)  # raises NotFittedError before classes_ is read
         return self.classes_[logits.argmax(axis=1)]
