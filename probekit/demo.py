@@ -61,12 +61,16 @@ class DemoSizes:
     stages: tuple[str, ...] = DEMO_STAGES
     #: Clips per store explained by attribution maps (0: none).
     attribution_clips: int = 4
+    #: Families of the violation-of-expectation set whose surprise the report shows per principle
+    #: (``probekit generate --voe`` scenarios: a third each of occlude, collide and drop, so 30
+    #: gives the 10 pairs per principle the metrics need); 0: surprise on the demo's own worlds.
+    voe_clips: int = 30
 
     @classmethod
     def quick(cls) -> "DemoSizes":
         """The smallest run that still shows the planted answer when it is used (the test suite's size)."""
         return cls(clips=24, folds=3, n_boot=100, readouts=("linear", "object"), twins=False, stages=DEMO_STAGES[:1],
-                   attribution_clips=0)
+                   attribution_clips=0, voe_clips=0)
 
 
 @dataclass
@@ -139,10 +143,11 @@ def run_demo(
                            near_miss=sizes.twins, overwrite=True, progress=False)
     lap("generate")
 
-    def extract(name: str, encoder: str, init: str = "pretrained", dtype: str = "float16") -> Path:
-        config = ExtractConfig(data=str(world), out=str(out / f"{name}.h5"), encoder=encoder, init=init, seed=seed,
-                               layers="all", pool=DEMO_POOL, dtype=dtype, batch_size=8, device="cpu",
-                               overwrite=True, threads=threads, progress=False)
+    def extract(name: str, encoder: str, init: str = "pretrained", dtype: str = "float16", data: Path | None = None,
+                pool: str = DEMO_POOL, surprise: bool = False) -> Path:
+        config = ExtractConfig(data=str(data or world), out=str(out / f"{name}.h5"), encoder=encoder, init=init, seed=seed,
+                               layers="all", pool=pool, dtype=dtype, batch_size=8, device="cpu",
+                               overwrite=True, threads=threads, progress=False, surprise=surprise)
         return run_extract(config)
 
     log("demo: 2/4 extracting layer-wise latents (tiny-vjepa2, pixels)")
@@ -167,10 +172,15 @@ def run_demo(
 
     run_dir = out / "run"
     order = [stores[k] for k in ("planted", "tiny-vjepa2", "tiny-vjepa2-random", "pixels") if k in stores]
+    voe_surprise = sizes.voe_clips > 0 and "surprise" in sizes.stages
+    stages = [s for s in sizes.stages if not (voe_surprise and s == "surprise")]
     run_probe(order, run_dir, suite="quick", targets=list(DEMO_TARGETS),
               readouts=list(sizes.readouts) if sizes.readouts else None, folds=sizes.folds, seed=seed,
-              n_boot=sizes.n_boot, threads=threads, stages=list(sizes.stages), log=lambda line: log(f"  {line}"))
+              n_boot=sizes.n_boot, threads=threads, stages=stages, log=lambda line: log(f"  {line}"))
     lap("probe")
+    if voe_surprise:
+        _voe_surprise(out, run_dir, sizes, seed, extract, log, with_twin=trained)
+        lap("surprise")
     if sizes.attribution_clips > 0:
         _attribute(run_dir, world, sizes, seed, log)
         lap("attribute")
@@ -179,6 +189,42 @@ def run_demo(
     report = write_report(run_dir, out / "report.html", overwrite=True, seed=seed)
     lap("report")
     return DemoResult(out, world, stores, run_dir, report, trained, seconds)
+
+
+def _voe_surprise(out: Path, run_dir: Path, sizes: DemoSizes, seed: int, extract: Callable[..., Path], log: Callable[[str], None],
+                  with_twin: bool) -> None:
+    """Surprise per principle on a violation-of-expectation set of the demo's encoders, added to its run.
+
+    tiny-vjepa2 (and its random twin when it has trained weights) are extracted with their
+    predictor's surprise, pixels without; the ``surprise`` stage scores them (predictor and latent
+    dynamics) and its table joins the run.
+    """
+    from probekit.evaluation.inputs import open_inputs
+    from probekit.formats.run import add_stage_to_run
+    from probekit.stages import StageContext, StageSkipped, get_stage
+    from probekit.worlds import VOE_PRESET, generate_world
+
+    log(f"demo: violation-of-expectation set: {sizes.voe_clips} families ({VOE_PRESET['scenarios'].replace(',', ', ')} with "
+        f"every twin), surprise per principle")
+    world = generate_world(out / "voe-worlds.h5", clips=sizes.voe_clips, seed=seed + 1, frames=sizes.frames, size=sizes.size,
+                           scenarios=VOE_PRESET["scenarios"], violations=VOE_PRESET["violations"], overwrite=True, progress=False)
+    paths = [extract("tiny-vjepa2-voe", "tiny-vjepa2", data=world, pool="mean,time", surprise=True)]
+    if with_twin:
+        paths.append(extract("tiny-vjepa2-random-voe", "tiny-vjepa2", init="random", data=world, pool="mean,time", surprise=True))
+    paths.append(extract("pixels-voe", "pixels", dtype="float32", data=world, pool="mean,time"))
+    inputs = open_inputs(paths)
+    try:
+        context = StageContext(inputs=inputs, out=run_dir, seed=seed, folds=sizes.folds, params={"n_boot": sizes.n_boot},
+                               log=lambda line: log(f"  {line}"))
+        table = get_stage("surprise").run(context)
+    except StageSkipped as exc:  # said, never hidden
+        log(f"demo: surprise skipped ({exc})")
+        return
+    finally:
+        for item in inputs:
+            item.store.close()
+    add_stage_to_run(run_dir, "surprise", table, {"data": os.path.relpath(world.resolve(), run_dir.resolve()),
+                                                   "stores": [os.path.relpath(p.resolve(), run_dir.resolve()) for p in paths]})
 
 
 def _attribute(run_dir: Path, world: Path, sizes: DemoSizes, seed: int, log: Callable[[str], None]) -> None:

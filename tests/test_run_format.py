@@ -115,3 +115,19 @@ def test_tables_equal_those_of_format_version_1(tmp_path):
     for column in ("layer", "slot"):
         selection[column] = selection[column].astype("Int64").where(selection[column] >= 0)
     pd.testing.assert_frame_equal(run.selection.reset_index(drop=True), selection, check_dtype=False, rtol=0, atol=1e-12)
+
+
+def test_a_stage_added_to_a_finished_run_is_listed_once_and_readable(tmp_path):
+    from probekit.formats.run import add_stage_to_run
+
+    run_dir = make_planted_run(tmp_path / "run", with_store=False)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["stage_skips"] = {"surprise": "no violation twins in these stores"}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    table = pd.DataFrame({"store": ["a", "b"], "score": [0.25, 0.75]})
+    for _ in range(2):  # adding again replaces the table and keeps one entry
+        add_stage_to_run(run_dir, "surprise", table, {"data": "../voe.h5"})
+    run = load_run(run_dir)
+    assert run.stages.count("surprise") == 1 and run.stages[0] == "probe"
+    assert "surprise" not in run.manifest.get("stage_skips", {}) and run.manifest["surprise"] == {"data": "../voe.h5"}
+    pd.testing.assert_frame_equal(run.table("surprise"), table)

@@ -409,19 +409,13 @@ def _write_maps(out: Path, kept: list[dict], config: AttributeConfig) -> None:
 
 
 def _finish_run(run, table: pd.DataFrame, config: AttributeConfig, skipped: dict) -> None:
-    from probekit.formats.atomic import atomic_write
-    from probekit.formats.run import write_stage_table
+    from probekit.formats.run import add_stage_to_run
 
-    write_stage_table(run.path, STAGE, table)
-    manifest = dict(run.manifest)
-    stages = [s for s in manifest.get("stages", ["probe"]) if s != STAGE] + [STAGE]
-    manifest["stages"] = stages
-    manifest["attribution"] = {
+    add_stage_to_run(run.path, STAGE, table, {
         "data": os.path.relpath(Path(config.data).resolve(), run.path.resolve()), "methods": config.methods,
         "baseline": config.baseline, "clips": config.clips, "readout": config.readout, "tolerance": config.tolerance,
         "n_steps": config.n_steps, "skipped": skipped,
-    }
-    atomic_write(run.path / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    })
 
 
 __all__ = ["ATTRIBUTION_FILE", "AttributeConfig", "METHODS", "run_attribute"]

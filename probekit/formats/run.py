@@ -332,6 +332,41 @@ def write_stage_table(run_dir: str | os.PathLike, stage: str, table: pd.DataFram
     return parquet
 
 
+def add_stage_to_run(run_dir: str | os.PathLike, stage: str, table: pd.DataFrame, details: dict[str, Any] | None = None) -> Path:
+    """Add (or replace) a stage's table in a finished run and list the stage in its manifest.
+
+    For stages run after ``probekit probe`` on the run's result (``probekit attribute``, the demo's
+    surprise on its violation-of-expectation set): the table is written first, then the
+    manifest, both atomically.
+
+    Parameters
+    ----------
+    run_dir
+        A complete run directory.
+    stage
+        The stage's name.
+    table
+        Its tidy table.
+    details
+        Manifest entry ``manifest[stage]`` describing how the table was made (optional).
+
+    Returns
+    -------
+    pathlib.Path
+        The Parquet file.
+    """
+    from probekit.formats.atomic import atomic_write
+
+    path = write_stage_table(run_dir, stage, table)
+    manifest = read_manifest(Path(run_dir))
+    manifest["stages"] = [s for s in manifest.get("stages", ["probe"]) if s != stage] + [stage]
+    manifest.get("stage_skips", {}).pop(stage, None)
+    if details is not None:
+        manifest[stage] = details
+    atomic_write(Path(run_dir) / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    return path
+
+
 def read_stage_table(run_dir: str | os.PathLike, stage: str) -> pd.DataFrame:
     """Read ``stage``'s table from a run directory.
 
