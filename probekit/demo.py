@@ -199,9 +199,8 @@ def _voe_surprise(out: Path, run_dir: Path, sizes: DemoSizes, seed: int, extract
     predictor's surprise, pixels without; the ``surprise`` stage scores them (predictor and latent
     dynamics) and its table joins the run.
     """
-    from probekit.evaluation.inputs import open_inputs
+    from probekit.evaluation.run import run_stage_on_stores
     from probekit.formats.run import add_stage_to_run
-    from probekit.stages import StageContext, StageSkipped, get_stage
     from probekit.worlds import VOE_PRESET, generate_world
 
     log(f"demo: violation-of-expectation set: {sizes.voe_clips} families ({VOE_PRESET['scenarios'].replace(',', ', ')} with "
@@ -212,17 +211,10 @@ def _voe_surprise(out: Path, run_dir: Path, sizes: DemoSizes, seed: int, extract
     if with_twin:
         paths.append(extract("tiny-vjepa2-random-voe", "tiny-vjepa2", init="random", data=world, pool="mean,time", surprise=True))
     paths.append(extract("pixels-voe", "pixels", dtype="float32", data=world, pool="mean,time"))
-    inputs = open_inputs(paths)
-    try:
-        context = StageContext(inputs=inputs, out=run_dir, seed=seed, folds=sizes.folds, params={"n_boot": sizes.n_boot},
-                               log=lambda line: log(f"  {line}"))
-        table = get_stage("surprise").run(context)
-    except StageSkipped as exc:  # said, never hidden
-        log(f"demo: surprise skipped ({exc})")
+    table, _ = run_stage_on_stores("surprise", paths, run_dir, seed=seed, folds=sizes.folds, params={"n_boot": sizes.n_boot},
+                                   log=lambda line: log(f"  {line}"))
+    if table is None:
         return
-    finally:
-        for item in inputs:
-            item.store.close()
     add_stage_to_run(run_dir, "surprise", table, {"data": os.path.relpath(world.resolve(), run_dir.resolve()),
                                                    "stores": [os.path.relpath(p.resolve(), run_dir.resolve()) for p in paths]})
 

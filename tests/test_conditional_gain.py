@@ -33,24 +33,31 @@ def _write(path, labels, clips, frames, signal, name, seed):
 pytestmark = pytest.mark.slow  # a full probe run with cross-fitted baselines (about 1 min on 2 free cores)
 
 
-@pytest.fixture(scope="module")
-def gains(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("cond")
-    labels, clips, frames = synthetic_labels(n_clips=160, n_steps=6, seed=5)
-    rng = np.random.default_rng(11)
+def _planted_gains(tmp, *, n_clips: int, seed: int, noise_seed: int, label: str, target_of, suite_text: str) -> pd.DataFrame:
+    """Slot 0's ``label`` := ``target_of(s, u)``; stores ``unique`` (carries 3u) and ``redundant``
+    (carries 3s) probed together; the run's gains table."""
+    labels, clips, frames = synthetic_labels(n_clips=n_clips, n_steps=6, seed=seed)
+    rng = np.random.default_rng(noise_seed)
     n, t = labels["exists"].shape[:2]
     s = np.where(np.asarray(clips["scenario"]) == "drop", 1.0, -1.0)[:, None] * np.ones((1, t))
     u = rng.normal(size=(n, t))
-    target = labels["visible_fraction"].astype(np.float64)
-    target[:, :, 0] = s + u
-    labels["visible_fraction"] = target.astype(np.float32)
+    values = labels[label].astype(np.float64)
+    values[:, :, 0] = target_of(s, u)
+    labels[label] = values.astype(np.float32)
     unique = _write(tmp / "unique.h5", labels, clips, frames, 3.0 * u, "unique", 1)
     redundant = _write(tmp / "redundant.h5", labels, clips, frames, 3.0 * s, "redundant", 2)
-    suite = tmp / "cond.toml"
-    suite.write_text('[suite]\nname = "cond"\ntargets = ["visible_fraction"]\nreadouts = ["linear"]\ncontrols = ["nuisance"]\n'
-                     "folds = 5\nseed = 0\nn_boot = 300\n")
+    suite = tmp / "suite.toml"
+    suite.write_text(suite_text)
     run_probe([unique, redundant], tmp / "run", suite=suite)
-    table = pd.read_csv(tmp / "run" / "gains.csv", keep_default_na=False, na_values=[""])
+    return pd.read_csv(tmp / "run" / "gains.csv", keep_default_na=False, na_values=[""])
+
+
+@pytest.fixture(scope="module")
+def gains(tmp_path_factory):
+    table = _planted_gains(tmp_path_factory.mktemp("cond"), n_clips=160, seed=5, noise_seed=11, label="visible_fraction",
+                           target_of=lambda s, u: s + u,
+                           suite_text='[suite]\nname = "cond"\ntargets = ["visible_fraction"]\nreadouts = ["linear"]\n'
+                                      'controls = ["nuisance"]\nfolds = 5\nseed = 0\nn_boot = 300\n')
     return table[(table.target == "visible_fraction") & (table.slot == 0) & (table.baseline == "nuisance")]
 
 
@@ -85,21 +92,11 @@ def test_mlp_joint_model_on_a_binary_target_gains_the_unique_part(tmp_path):
     """A binary target ``contact = 1[s + u > 0]``: the MLP readout's joint model, fitted with the
     nuisance baseline's logit as a fixed offset, gains bits (interval above 0) from a store that
     carries ``u``, and nothing from one that carries only the scenario part ``s``."""
-    labels, clips, frames = synthetic_labels(n_clips=120, n_steps=6, seed=7)
-    rng = np.random.default_rng(13)
-    n, t = labels["exists"].shape[:2]
-    s = np.where(np.asarray(clips["scenario"]) == "drop", 1.0, -1.0)[:, None] * np.ones((1, t))
-    u = rng.normal(size=(n, t))
-    contact = labels["contact_interval"].astype(np.float32)
-    contact[:, :, 0] = (s + u > 0).astype(np.float32)
-    labels["contact_interval"] = contact
-    unique = _write(tmp_path / "unique.h5", labels, clips, frames, 3.0 * u, "unique", 1)
-    redundant = _write(tmp_path / "redundant.h5", labels, clips, frames, 3.0 * s, "redundant", 2)
-    suite = tmp_path / "mlp.toml"
-    suite.write_text('[suite]\nname = "mlp"\ntargets = ["contact"]\nreadouts = ["mlp"]\ncontrols = ["nuisance"]\n'
-                     "folds = 5\nseed = 0\nn_boot = 300\n[readouts.mlp]\nhidden = 16\nmax_epochs = 60\nbatch_size = 32\nlr = 0.003\n")
-    run_probe([unique, redundant], tmp_path / "run", suite=suite)
-    table = pd.read_csv(tmp_path / "run" / "gains.csv", keep_default_na=False, na_values=[""])
+    table = _planted_gains(tmp_path, n_clips=120, seed=7, noise_seed=13, label="contact_interval",
+                           target_of=lambda s, u: (s + u > 0).astype(np.float64),
+                           suite_text='[suite]\nname = "mlp"\ntargets = ["contact"]\nreadouts = ["mlp"]\ncontrols = ["nuisance"]\n'
+                                      "folds = 5\nseed = 0\nn_boot = 300\n[readouts.mlp]\nhidden = 16\nmax_epochs = 60\n"
+                                      "batch_size = 32\nlr = 0.003\n")
     table = table[(table.target == "contact") & (table.slot == 0) & (table.baseline == "nuisance") & (table.readout == "mlp")]
     gained, nothing = _row(table, "unique"), _row(table, "redundant")
     assert gained.metric == "cross_entropy_bits" and gained.ci_low > 0.1, (gained.gain, gained.ci_low)

@@ -201,6 +201,32 @@ def _check_replacing(out: Path, inputs, overwrite: bool) -> None:
             child.unlink()
 
 
+def run_stage_on_stores(stage: str, stores: list[Path], out: Path, *, seed: int, folds: int, params: dict | None = None,
+                        log=None) -> tuple[pd.DataFrame | None, list[str]]:
+    """Run one stage over stores outside a probe run (e.g. surprise on a violation-of-expectation set).
+
+    Returns
+    -------
+    table, labels
+        The stage's table, or None when it skipped (its reason is logged), and the stores' labels
+        in the order given.
+    """
+    from probekit.evaluation.inputs import open_inputs
+    from probekit.stages import StageContext, StageSkipped, get_stage
+
+    say = log or (lambda line: None)
+    inputs = open_inputs(stores)
+    try:
+        context = StageContext(inputs=inputs, out=out, seed=seed, folds=folds, params=dict(params or {}), log=say)
+        return get_stage(stage).run(context), [item.label for item in inputs]
+    except StageSkipped as exc:  # said, never hidden
+        say(f"stage {stage} skipped: {' '.join(str(exc).split())}")
+        return None, [item.label for item in inputs]
+    finally:
+        for item in inputs:
+            item.store.close()
+
+
 def run_stages(suite, inputs, out: Path, probe_results: pd.DataFrame, log) -> tuple[list[str], dict[str, str]]:
     """Run the suite's stages after the probes; return the stages that wrote a table and the skips.
 

@@ -213,10 +213,7 @@ def _voe_surprise(out: Path, *, voe_clips: int, seed: int, extract: Callable[...
     fixed headline context of 4 frames); every store also gets the latent dynamics probe, whose
     headline is its last layer. The whole table is written to :data:`SURPRISE_TABLE`.
     """
-    import pandas as pd
-
-    from probekit.evaluation.inputs import open_inputs
-    from probekit.stages import StageContext, StageSkipped, get_stage
+    from probekit.evaluation.run import run_stage_on_stores
     from probekit.worlds import VOE_PRESET, generate_world
 
     world = out / "voe-worlds.h5"
@@ -232,17 +229,11 @@ def _voe_surprise(out: Path, *, voe_clips: int, seed: int, extract: Callable[...
         RANDOM: extract(f"{RANDOM}-voe", "tiny-vjepa2", data=world, surprise=True, **options[RANDOM]),
         PIXELS: extract(f"{PIXELS}-voe", "pixels", data=world),
     }
-    inputs = open_inputs([stores[TRAINED], stores[RANDOM], stores[PIXELS]])
-    role_of = {item.label: role for item, role in zip(inputs, (TRAINED, RANDOM, PIXELS))}
-    try:
-        context = StageContext(inputs=inputs, out=out, seed=seed, folds=folds, params={"n_boot": n_boot}, log=lambda line: log(f"  {line}"))
-        table = get_stage("surprise").run(context)
-    except StageSkipped as exc:
-        log(f"evaluate: surprise not scored: {exc}")
+    table, labels = run_stage_on_stores("surprise", [stores[TRAINED], stores[RANDOM], stores[PIXELS]], out, seed=seed, folds=folds,
+                                        params={"n_boot": n_boot}, log=lambda line: log(f"  {line}"))
+    if table is None:
         return []
-    finally:
-        for item in inputs:
-            item.store.close()
+    role_of = dict(zip(labels, (TRAINED, RANDOM, PIXELS)))
     table.to_csv(out / SURPRISE_TABLE, index=False)
     # the headline row of each (store, method, principle), or its n/a row with the reason
     headline = table[table["headline"].astype(bool) & table["metric"].isin(["relative_accuracy_mean", ""])]
