@@ -111,13 +111,7 @@ def _free_flight_start(world, index):
     return int(len(held) - np.argmax(held[::-1])) if held.any() else 0
 
 
-@pytest.mark.parametrize("principle", [
-    pytest.param("gravity", marks=pytest.mark.xfail(reason=(
-        "since the worlds hold objects and release them at random frames, some gravity twins change g without "
-        "any visible change of a constant-acceleration trajectory (relative accuracy 0.875 on seed 5); the oracle "
-        "needs a per-pair visibility criterion"), strict=False)),
-    "continuity",
-])
+@pytest.mark.parametrize("principle", ["gravity", "continuity"])
 def test_constant_acceleration_oracle_detects_gravity_and_continuity_twins(voe_world, principle):
     from probekit.data.worlds import WorldFile
 

@@ -13,7 +13,8 @@ permanence      occlude   the mover vanishes while fully hidden (hidden at the f
                           original re-emerges later)
 solidity        collide   mover and target stop colliding one frame before they touch:
                           the mover passes through
-gravity         drop      g changes during free flight (x0.3-0.6 or x1.5-2.0)
+gravity         drop      g changes during free flight (x0.3-0.6 or x1.5-2.0), at least
+                          three free frames after the release or launch
 immutability    occlude   while fully hidden the mover changes colour, or shape (a sphere
                           or cylinder becomes a cube that slides on with friction 0.05, a
                           box becomes a rolling sphere; position and velocity are kept)
@@ -46,10 +47,15 @@ def _hidden_pair_frame(result: dict[str, np.ndarray], slot: int = 0) -> int | No
     return None
 
 
-def _free_fall_frame(spec: ClipSpec, result: dict[str, np.ndarray], rng: np.random.Generator) -> int | None:
-    """A random frame f >= 1 of free flight: no contact, impulse or hold at f - 1, f and f + 1."""
+def _free_fall_frame(spec: ClipSpec, result: dict[str, np.ndarray], rng: np.random.Generator,
+                     established: int = 1) -> int | None:
+    """A random frame f >= ``established`` of free flight: no contact, impulse or hold at f - ``established`` .. f + 1.
+
+    ``established`` free frames before the violation let a viewer see the motion it breaks: a
+    change of g needs three (three positions fix an acceleration), a jump needs one.
+    """
     free = ~(result["objects/contact_interval"][:, 0] | result["objects/impulse"][:, 0] | result["objects/held"][:, 0])
-    candidates = [f for f in range(1, len(free) - 1) if free[f - 1] and free[f] and free[f + 1]]
+    candidates = [f for f in range(established, len(free) - 1) if free[f - established:f + 2].all()]
     if not candidates:
         return None
     return int(candidates[rng.integers(len(candidates))])
@@ -99,8 +105,11 @@ def solidity(spec: ClipSpec, result, rng) -> Twin | None:
 
 
 def gravity(spec: ClipSpec, result, rng) -> Twin | None:
-    """g changes at a random frame of the free fall. None when impossible in this clip."""
-    frame = _free_fall_frame(spec, result, rng)
+    """g changes at a random frame of the free fall, after three free frames fixed the acceleration.
+
+    None when impossible in this clip.
+    """
+    frame = _free_fall_frame(spec, result, rng, established=3)
     if frame is None:
         return None
     factor = rng.uniform(0.3, 0.6) if rng.uniform() < 0.5 else rng.uniform(1.5, 2.0)
