@@ -48,12 +48,13 @@ def _downhill(spec):
     return along if along[2] < 0 else -along
 
 
-def _acceleration_on_ramp(out, fps, downhill):
-    """Acceleration magnitudes (labels and second differences) on frames moving down the ramp."""
+def _acceleration_on_ramp(out, fps, downhill, direction=1.0):
+    """Acceleration magnitudes (labels and second differences) on frames moving down (``direction``
+    1) or up (-1) the ramp."""
     on_ramp = out["objects/contact_scenery_interval"][:, 0] & ~out["objects/contact_ground_interval"][:, 0]
     on_ramp &= ~out["objects/held"][:, 0]
     on_ramp[0] = False  # settling during the lead-in
-    on_ramp &= out["objects/velocity_world"][:, 0] @ downhill > 0.05  # moving down, not launched up
+    on_ramp &= direction * (out["objects/velocity_world"][:, 0] @ downhill) > 0.05  # moving that way, not turning
     acc = np.linalg.norm(out["objects/acceleration_world"][on_ramp, 0], axis=-1)
     p = out["objects/position_world"][:, 0]
     idx = np.flatnonzero(on_ramp[1:-1] & on_ramp[2:] & on_ramp[:-2]) + 1
@@ -66,11 +67,16 @@ def test_sliding_box_acceleration_on_ramp(seed):
     spec = SCENARIOS["ramp"](np.random.default_rng(seed), 14, 15.0, 32)
     theta = _incline_angle(spec)
     mu = spec.objects[0].friction  # the ramp's friction is 1.0 and Bullet multiplies
-    expected = spec.gravity * (np.sin(theta) - mu * np.cos(theta))
-    acc, second = _acceleration_on_ramp(simulate_clip(spec), spec.fps, _downhill(spec))
-    assert acc.size >= 6 and second.size >= 4
-    np.testing.assert_allclose(acc, expected, rtol=0.05)
-    np.testing.assert_allclose(second, expected, rtol=0.05)
+    out = simulate_clip(spec)
+    checked = 0
+    # sliding down: friction opposes g's pull (a = g (sin t - mu cos t)); sliding up: both slow it
+    for direction, sign in ((1.0, -1.0), (-1.0, 1.0)):
+        expected = spec.gravity * (np.sin(theta) + sign * mu * np.cos(theta))
+        acc, second = _acceleration_on_ramp(out, spec.fps, _downhill(spec), direction)
+        np.testing.assert_allclose(acc, expected, rtol=0.05)
+        np.testing.assert_allclose(second, expected, rtol=0.05)
+        checked += second.size
+    assert checked >= 6
 
 
 @pytest.mark.parametrize("seed", [3, 4])
@@ -78,8 +84,9 @@ def test_rolling_down_ramp_without_slipping(seed):
     spec = SCENARIOS["roll"](np.random.default_rng(seed), 14, 15.0, 32)
     theta = _incline_angle(spec)
     factor = 5.0 / 7.0 if spec.objects[0].shape == "sphere" else 2.0 / 3.0
-    acc, second = _acceleration_on_ramp(simulate_clip(spec), spec.fps, _downhill(spec))
-    assert second.size >= 4
+    out = simulate_clip(spec)
+    second = np.concatenate([_acceleration_on_ramp(out, spec.fps, _downhill(spec), d)[1] for d in (1.0, -1.0)])
+    assert second.size >= 6
     np.testing.assert_allclose(second, factor * spec.gravity * np.sin(theta), rtol=0.05)
 
 

@@ -47,7 +47,8 @@ def test_shape_changes_while_hidden(shape):
     seen = np.flatnonzero(twin["objects/visible_fraction"][:, 0] > 0.5)
     seen = seen[seen > frame]
     assert seen.size
-    before, after = _fill(original["masks/amodal"][0, 0]), _fill(twin["masks/amodal"][seen[-1], 0])
+    # averaged over the frames it is seen: a disc a few pixels wide fills 0.75-0.83 of its box frame to frame
+    before, after = _fill(original["masks/amodal"][0, 0]), np.mean([_fill(twin["masks/amodal"][f, 0]) for f in seen])
     if detail["shape_after"] == "box":
         assert before < 0.82 < after
     else:

@@ -31,8 +31,9 @@ gravity                R²        ``clips/gravity`` (clip level; nuisance: scena
                                  count, object size, camera distance)
 =====================  ========  ==========================================================
 
-A scenario whose base rate of a binary target lies outside [0.1, 0.9] is ``n/a`` for it (its
-samples still count in the pooled score only when the scenario is in range).
+A scenario whose base rate of a binary target lies outside [0.1, 0.9], or whose variance of a
+continuous target is below 1% of its variance over all scenarios (a constant there, such as g in
+a scenario that keeps g fixed), is ``n/a`` for it; the pooled score is over the other scenarios.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ from scipy import ndimage
 
 #: Binary targets are scored only in scenarios whose base rate lies in this range.
 BASE_RATE_RANGE = (0.1, 0.9)
+#: Continuous targets are scored only in scenarios whose variance is at least this share of the
+#: variance over all scenarios (below it the target is, for a probe, a constant).
+VARIANCE_FLOOR = 0.01
 #: Clip kinds whose physics is real (violations and counterfactual duplicates are left out).
 PHYSICAL_KINDS = ("original", "near_miss")
 #: Nuisance model names, in the order tried.
@@ -189,6 +193,47 @@ def _camera_distance(data: dict[str, np.ndarray]) -> np.ndarray:
     return np.linalg.norm(eye - start, axis=-1)
 
 
+#: Rolling objects accelerate along a slope at this fraction of g sin(slope) (solid sphere, solid cylinder).
+ROLLING_FACTOR = {0: 5.0 / 7.0, 2: 2.0 / 3.0}
+
+
+def _implied_gravity(data: dict[str, np.ndarray]) -> np.ndarray:
+    """(N, 4) per clip: the g its motion implies, from free flight and from motion on a surface.
+
+    Columns: the median over frames of |a| in free flight (no contact, hold or impulse); the
+    median of the g implied by an object moving on the ground or a ramp only (no other object
+    touching, no hold; slope angle from the acceleration's direction): a box slides
+    with a = g (sin t -/+ mu cos t) (minus while speeding up, i.e. downhill; mu its friction, the
+    ground's and the ramp's being 1), a sphere or cylinder rolls with a = k g sin t; and the number
+    of frames behind each median. NaN where no frame shows g (a rolling object on flat ground).
+    """
+    n, t, k = data["exists"].shape
+    velocity, accel = _finite_differences(data)
+    magnitude = np.linalg.norm(accel, axis=-1)
+    usable = data["exists"] & ~data["held"] & np.isfinite(magnitude)
+    free = usable & ~data["contact_interval"] & ~data["impulse"]
+    # on a surface the contact impulse is the normal force: frames of landing or pushing stay out
+    surface = usable & data["contact_interval"] & ~data["contact_object_interval"] & (magnitude > 0.05)
+    slope = np.arctan2(np.abs(accel[..., 2]), np.linalg.norm(accel[..., :2], axis=-1))
+    speeding = (velocity * accel).sum(-1) > 0
+    shape = np.broadcast_to(data["shape"][:, None, :], (n, t, k))
+    friction = np.broadcast_to(data["friction"].astype(np.float64)[:, None, :], (n, t, k))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sliding = np.sin(slope) - np.where(speeding, 1.0, -1.0) * friction * np.cos(slope)
+        rolling = np.where(shape == 0, ROLLING_FACTOR[0], ROLLING_FACTOR[2]) * np.sin(slope)
+        factor = np.where(shape == 1, sliding, rolling)
+        implied = magnitude / factor
+    surface &= factor > 0.02
+    out = np.full((n, 4), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out[:, 0] = np.nanmedian(np.where(free, magnitude, np.nan).reshape(n, -1), axis=1)
+        out[:, 1] = np.nanmedian(np.where(surface, implied, np.nan).reshape(n, -1), axis=1)
+    out[:, 2] = free.reshape(n, -1).sum(1)
+    out[:, 3] = surface.reshape(n, -1).sum(1)
+    return out
+
+
 def build_samples(data: dict[str, np.ndarray], target: ConfoundTarget, observables: np.ndarray | None = None) -> Samples:
     """The samples, nuisance features and ceiling features of one target.
 
@@ -205,16 +250,7 @@ def build_samples(data: dict[str, np.ndarray], target: ConfoundTarget, observabl
         max_size = np.where(present, size, 0).max(1)
         nuisance = np.column_stack([scen_code, present.sum(1), mean_size, max_size, _camera_distance(data)])
         names = ["scenario", "count", "size_mean", "size_max", "camera_distance"]
-        _, all_acc = _finite_differences(data)
-        free = exists & ~data["impulse"] & ~data["contact_interval"] & ~data["held"]
-        accel = np.where(free[..., None], all_acc, np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            free_norm = np.nanmedian(np.linalg.norm(accel, axis=-1), axis=(1, 2))
-            acc_med = np.nanmedian(all_acc.reshape(n, -1, 3), axis=1)
-            acc_max = np.nanmax(np.linalg.norm(all_acc, axis=-1).reshape(n, -1), axis=1)
-        friction = np.nanmean(data["friction"].astype(np.float64), axis=1)
-        ceiling = np.column_stack([free_norm, acc_med, acc_max, friction, nuisance])
+        ceiling = np.column_stack([_implied_gravity(data), nuisance])
         return Samples(data["gravity"].astype(np.float64), nuisance, names, ceiling, data["family"], data["scenario"])
 
     clip, frame, slot = np.nonzero(exists)
@@ -353,8 +389,27 @@ def ceiling_predictions(samples: Samples, binary: bool, folds: int = 5, seed: in
     x, y, groups = samples.ceiling, samples.y, samples.groups
     pred = np.full(len(y), np.nan)
     for train, test in _folds(groups, folds, seed).split(x, y, groups):
-        pred[test] = _fit_predict(_ceiling_model(binary, seed), x[train], y[train], x[test], binary)
+        seen = np.isfinite(x[train]).sum(0) >= 2  # a feature with no values in the training fold tells nothing
+        pred[test] = _fit_predict(_ceiling_model(binary, seed), x[train][:, seen], y[train], x[test][:, seen], binary)
     return pred
+
+
+def applicable_scenarios(samples: Samples, binary: bool) -> dict[str, tuple[bool, float]]:
+    """Per scenario: whether the target is scored there, and its base rate (binary targets; NaN otherwise).
+
+    A binary target needs a base rate in :data:`BASE_RATE_RANGE`; a continuous one a variance of
+    at least :data:`VARIANCE_FLOOR` times its variance over all scenarios.
+    """
+    total = float(np.var(samples.y)) if len(samples.y) else 0.0
+    out = {}
+    for scenario in np.unique(samples.scenario):
+        y = samples.y[samples.scenario == scenario]
+        if binary:
+            rate = float(y.mean())
+            out[str(scenario)] = (BASE_RATE_RANGE[0] <= rate <= BASE_RATE_RANGE[1], rate)
+        else:
+            out[str(scenario)] = (total > 0 and float(np.var(y)) >= VARIANCE_FLOOR * total, float("nan"))
+    return out
 
 
 def score_table(samples: Samples, target: ConfoundTarget, nuisance_pred: np.ndarray, ceiling_pred: np.ndarray | None,
@@ -363,10 +418,8 @@ def score_table(samples: Samples, target: ConfoundTarget, nuisance_pred: np.ndar
     binary = target.kind == "binary"
     rows = []
     in_range = []
-    for scenario in np.unique(samples.scenario):
+    for scenario, (ok, rate) in applicable_scenarios(samples, binary).items():
         mask = samples.scenario == scenario
-        rate = float(samples.y[mask].mean()) if binary else float("nan")
-        ok = (not binary) or BASE_RATE_RANGE[0] <= rate <= BASE_RATE_RANGE[1]
         if ok:
             in_range.append(mask)
         rows.append((scenario, int(mask.sum()), rate, ok, mask))
@@ -432,17 +485,13 @@ def confound_table(path: str | os.PathLike, *, targets: tuple[str, ...] | None =
         target = known[name]
         samples = build_samples(data, target, observables)
         binary = target.kind == "binary"
-        if binary:
-            rates = {s: samples.y[samples.scenario == s].mean() for s in np.unique(samples.scenario)}
-            applicable = [s for s, r in rates.items() if BASE_RATE_RANGE[0] <= r <= BASE_RATE_RANGE[1]]
-            keep = np.isin(samples.scenario, applicable)
-            if not keep.any():
-                frames.append(score_table(samples, target, np.full(len(samples.y), np.nan), None, []))
-                continue
-            samples_fit = Samples(samples.y[keep], samples.nuisance[keep], samples.nuisance_names,
-                                  samples.ceiling[keep], samples.groups[keep], samples.scenario[keep])
-        else:
-            samples_fit, keep = samples, np.ones(len(samples.y), bool)
+        applicable = [s for s, (ok, _) in applicable_scenarios(samples, binary).items() if ok]
+        keep = np.isin(samples.scenario, applicable)
+        if len(np.unique(samples.groups[keep])) < 2:  # nothing to score (no scenario applies)
+            frames.append(score_table(samples, target, np.full(len(samples.y), np.nan), None, []))
+            continue
+        samples_fit = Samples(samples.y[keep], samples.nuisance[keep], samples.nuisance_names,
+                              samples.ceiling[keep], samples.groups[keep], samples.scenario[keep])
         pred = np.full(len(samples.y), np.nan)
         pred_fit, chosen = nuisance_predictions(samples_fit, binary, folds=folds, seed=seed)
         pred[keep] = pred_fit

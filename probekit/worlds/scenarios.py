@@ -6,20 +6,26 @@ scenario   what happens                                                     slot
 drop       an object is released in mid-air at a random frame, or rests     falling
            on the ground and is launched upward at a random frame; it
            flies freely, lands and bounces
-ramp       a box slides down an incline (released at a random frame, or     sliding
-           launched up or down it): a = g (sin t -/+ mu cos t)
-roll       a sphere or cylinder rolls down an incline without slipping:     rolling
+ramp       a box slides on a gentle incline: up it, slowing, turning        sliding
+           around at a random time and sliding back, or down it from the
+           start: a = g (sin t -/+ mu cos t)
+roll       a sphere or cylinder rolls up or down a gentle incline without   rolling
+           slipping, turning around at a random time:
            a = 5/7 g sin t (sphere), 2/3 g sin t (cylinder)
 collide    a mover, launched at a random frame (or dropped in), slides or   mover, target
            rolls into a resting box and pushes it; some miss it by a gap
 occlude    an object passes behind a wall nearer the camera (permanence)    mover
 stack      boxes held above a base box are released at random frames and    top, support, base
-           land on it (offset: some topple; some miss it beside it)
+           land on it (offset: some topple; some miss it beside it), or
+           a resting stack's top box is pushed off at a random frame; the
+           base stands on the ground or on a pedestal
 =========  ===============================================================  ==================
 
 Event timing is random so that the frame index does not reveal it: release frames, launch
 frames and speeds, drop heights, start positions and directions (left or right) are drawn
-per clip. g is drawn independently of everything else (uniform in [6, 14] m/s^2); scene scale
+per clip. g is drawn independently of everything else (uniform in [6, 14] m/s^2) in drop, ramp,
+roll and stack, whose free flight or slopes show it; collide and occlude keep g = 9.81 m/s^2
+(their horizontal motion shows g only through friction, which looks the same); scene scale
 (camera distance 3.5-4.5 m) and object sizes (a fraction of the view) never depend on g, so a
 larger g shows as a larger image-space acceleration. Sizes are set relative to the camera's
 view so that every object spans at least 1/8 of the image width. The simulation starts one
@@ -71,6 +77,19 @@ def _base(rng, scenario, frames, fps, size, **fields) -> ClipSpec:
         light=sampling.light(rng),
         **fields,
     )
+
+
+#: g in the scenarios whose motion is horizontal (collide, occlude): there g shows only through
+#: friction, which the pixels do not tell apart from g, so it is not varied.
+FIXED_GRAVITY = 9.81
+#: Scenarios whose g is drawn per clip (their motion shows it: free flight or a slope).
+GRAVITY_VARIED = ("drop", "ramp", "roll", "stack")
+
+
+def _fixed_gravity(rng: np.random.Generator) -> float:
+    """:data:`FIXED_GRAVITY`; the varied scenarios' draw is made and dropped so that a seed's other draws stay the same."""
+    sampling.gravity(rng)
+    return FIXED_GRAVITY
 
 
 def _duration(frames: int, fps: float) -> float:
@@ -140,17 +159,36 @@ def drop(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSp
                  events=events)
 
 
+#: Incline angles (degrees): gentle, so that a turn-around on the slope fits on the ramp.
+INCLINE_DEGREES = (3.0, 8.0)
+#: Turn-around time on an incline, as a fraction of the clip's duration (outside [0, 1]: the
+#: object moves one way for the whole clip).
+TURN_AROUND = (-0.5, 1.5)
+
+
+def _along_slope(t: np.ndarray, turn: float, a_up: float, a_down: float) -> np.ndarray:
+    """Distance moved down the slope at times ``t`` by an object that turns around at ``turn``."""
+    if turn <= 0:  # moving down from the start, already past its turn-around
+        return a_down * ((t - turn) ** 2 - turn**2) / 2
+    up = -a_up * (np.minimum(t, turn) * turn - np.minimum(t, turn) ** 2 / 2)
+    return up + a_down * np.maximum(t - turn, 0.0) ** 2 / 2
+
+
 def _incline(rng, frames, fps, size, scenario: str, shape: str) -> ClipSpec:
+    """An object on a gentle incline, moving from the start: up the slope (it slows, turns around
+    at a random time and comes back down) or already down it. Speed then depends on the turn-around
+    time, not on the frame index; the whole path stays on the ramp."""
     g = sampling.gravity(rng)
     distance, view = _view(rng)
-    theta = float(np.radians(rng.uniform(15.0, 40.0)))
+    theta = float(np.radians(rng.uniform(*INCLINE_DEGREES)))
     side = float(rng.choice([-1.0, 1.0]))  # downhill along +x or -x
     if shape == "box":
-        friction = float(rng.uniform(0.05, 0.25))
-        up_accel = g * (np.sin(theta) + friction * np.cos(theta))  # decelerating while launched uphill
+        friction = float(rng.uniform(0.1, 0.6) * np.tan(theta))  # below tan(theta): it slides back down
+        a_down = g * (np.sin(theta) - friction * np.cos(theta))
+        a_up = g * (np.sin(theta) + friction * np.cos(theta))  # decelerating while moving uphill
     else:
         friction = float(rng.uniform(0.6, 0.9))
-        up_accel = g * np.sin(theta) * (5.0 / 7.0 if shape == "sphere" else 2.0 / 3.0)
+        a_down = a_up = g * np.sin(theta) * (5.0 / 7.0 if shape == "sphere" else 2.0 / 3.0)
     sigma = rng.uniform(*SIZE_FRACTION)
     extents = sampling.half_extents(rng, shape, sigma * view)
     if shape == "box":
@@ -170,14 +208,19 @@ def _incline(rng, frames, fps, size, scenario: str, shape: str) -> ClipSpec:
         color=(0.55, 0.45, 0.35),
     )
     half_along = extents[0] if shape == "box" else extents[0] * 1.05
-    along = float(rng.uniform(0.05, 0.45) * length + half_along)
+    margin = half_along + 0.02 * length
+    duration = _duration(frames, fps) + 1.0 / fps  # the lead-in frame included
+    times = np.linspace(0.0, duration, 64)
+    for _ in range(50):  # a turn-around time whose whole path fits on the ramp
+        turn = float(rng.uniform(*TURN_AROUND) * duration)
+        path = _along_slope(times, turn, a_up, a_down)
+        low, high = margin - path.min(), length - margin - path.max()
+        if low <= high:
+            break
+    along = float(rng.uniform(low, high)) if low <= high else float(np.clip(low, margin, length - margin))
+    v0 = -a_up * turn if turn > 0 else a_down * -turn  # signed speed down the slope at the start
     radius = extents[2] if shape == "box" else extents[0]
     centre = top + along * downhill + normal * radius
-    # launched down (v0 > 0) or up (v0 < 0) the slope, without reaching the top; or held and released
-    v0 = float(rng.uniform(-1.5, 1.5))
-    if v0 < 0:
-        v0 = -min(-v0, float(np.sqrt(2 * up_accel * max(0.0, along - half_along - 0.02 * length))))
-    release = int(rng.integers(1, max(2, frames // 2))) if rng.uniform() < 0.4 else 0
     orientation = (
         tuple(float(q) for q in Rotation.from_euler("y", tilt).as_quat())
         if shape == "box"
@@ -195,24 +238,21 @@ def _incline(rng, frames, fps, size, scenario: str, shape: str) -> ClipSpec:
         texture=sampling.texture(rng),
         position=tuple(float(v) for v in centre),
         orientation=orientation,
-        velocity=tuple(float(v) for v in velocity) if release == 0 else (0.0, 0.0, 0.0),
-        angular_velocity=spin if release == 0 else (0.0, 0.0, 0.0),
-        release_frame=release,
+        velocity=tuple(float(v) for v in velocity),
+        angular_velocity=spin,
     )
-    events = (_launch(release, 0, velocity, spin),) if release > 0 else ()
     target = ((top[0] + bottom[0]) / 2 + side * 0.08 * view, 0.0, 0.4 * view)
     camera = sampling.camera(rng, target, distance)
-    return _base(rng, scenario, frames, fps, size, objects=(obj,), scenery=(ramp,), camera=camera, gravity=g,
-                 events=events)
+    return _base(rng, scenario, frames, fps, size, objects=(obj,), scenery=(ramp,), camera=camera, gravity=g)
 
 
 def ramp(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
-    """A box on an incline of 15-40 degrees with friction 0.05-0.25, launched up or down it or released."""
+    """A box sliding on an incline of 3-8 degrees (friction 0.1-0.6 of tan t): up the slope, turning around, or down it."""
     return _incline(rng, frames, fps, size, "ramp", "box")
 
 
 def roll(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
-    """A sphere or cylinder rolling on an incline without slipping (friction 0.6-0.9)."""
+    """A sphere or cylinder rolling without slipping (friction 0.6-0.9) up or down an incline of 3-8 degrees."""
     return _incline(rng, frames, fps, size, "roll", str(rng.choice(["sphere", "cylinder"])))
 
 
@@ -243,7 +283,7 @@ def _ground_mover(rng, shape: str, extents, x: float, speed: float, friction=Non
 def collide(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
     """A mover, launched at a random frame (or dropped in while moving), hits a resting box and
     pushes it (low restitution; the box has the higher friction); some movers fall short."""
-    g = sampling.gravity(rng)
+    g = _fixed_gravity(rng)
     distance, view = _view(rng)
     tau = _duration(frames, fps)
     side = float(rng.choice([-1.0, 1.0]))
@@ -279,7 +319,7 @@ def collide(rng: np.random.Generator, frames: int, fps: float, size: int) -> Cli
 def occlude(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
     """A mover crosses the view behind a wall (from the left or the right, at a random speed,
     launched at a random early frame); it is fully hidden for part of the clip."""
-    g = sampling.gravity(rng)
+    g = _fixed_gravity(rng)
     distance, view = _view(rng)
     tau = _duration(frames, fps)
     side = float(rng.choice([-1.0, 1.0]))
@@ -323,9 +363,12 @@ def occlude(rng: np.random.Generator, frames: int, fps: float, size: int) -> Cli
 
 
 def stack(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
-    """A base box on the ground and one or two boxes held above it, released at random frames
-    (lower first); each is offset by 0-1.25 times the sum of its and the lower box's half widths,
-    so some rest, some topple and some miss the box below and land beside it."""
+    """A base box and one or two boxes above it. Half the clips drop them: held above, released at
+    random frames (lower first), each offset by 0-1.25 times the sum of its and the lower box's
+    half widths, so some rest, some topple and some miss the box below and land beside it. The
+    other half start as a resting stack whose top box is pushed off sideways at a random frame:
+    contact between boxes starts at a random frame in the first kind and ends at one in the second.
+    In half the clips the base stands on a pedestal, off the ground."""
     g = sampling.gravity(rng)
     distance, view = _view(rng)
     count = int(rng.integers(2, 4))
@@ -336,10 +379,16 @@ def stack(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipS
     release = 0
     releases = []
     free_height = 0.85 * view
+    assembled = bool(rng.uniform() < 0.5)  # a resting stack whose top box is pushed off
+    platform = float(rng.uniform(0.05, 0.12) * view) if rng.uniform() < 0.5 else 0.0  # the base off the ground
+    z = platform
+    free_height -= platform
     for level in range(count):
         width = rng.uniform(0.16, 0.19) * view
         extents = (width / 2 * rng.uniform(0.9, 1.1), width / 2 * rng.uniform(0.9, 1.1), width / 2 * rng.uniform(0.75, 0.95))
-        if lower_half is not None:  # overhang: > 0.5 usually topples, > 1 misses the box below
+        if lower_half is not None and assembled:  # resting, overhang at most 0.3: stable
+            x += side * rng.uniform(0.0, 0.3) * (lower_half + extents[0])
+        elif lower_half is not None:  # overhang: > 0.5 usually topples, > 1 misses the box below
             x += side * rng.uniform(0.0, 1.25) * (lower_half + extents[0])
             free_height -= 2 * extents[2]
             lift = float(rng.uniform(0.02, 0.6) * free_height / (count - 1))
@@ -364,8 +413,30 @@ def stack(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipS
                 release_frame=int(release),
             )
         )
+    scenery: tuple[SceneryBox, ...] = ()
+    if platform:  # a pedestal about as wide as the base: boxes that miss the base fall to the ground
+        base = objects[-1]
+        scenery = (SceneryBox(role="platform",
+                              half_extents=(float(base.half_extents[0] * rng.uniform(1.0, 1.3)), 0.3 * view, platform / 2),
+                              position=(0.0, 0.0, platform / 2), color=tuple(float(c) for c in rng.uniform(0.35, 0.65, 3))),)
+    events: tuple[Event, ...] = ()
+    if assembled:
+        events = (_push_off(rng, objects[0], objects[1], side, g, frames),)
     camera = sampling.camera(rng, (x / 2, 0.0, 0.4 * view), distance)
-    return _base(rng, "stack", frames, fps, size, objects=tuple(objects), scenery=(), camera=camera, gravity=g)
+    return _base(rng, "stack", frames, fps, size, objects=tuple(objects), scenery=scenery, camera=camera, gravity=g,
+                 events=events)
+
+
+def _push_off(rng: np.random.Generator, top: ObjectSpec, lower: ObjectSpec, side: float, g: float, frames: int) -> Event:
+    """A sideways push of ``top`` at a random frame, fast enough to slide it off ``lower``.
+
+    Friction combines as the product of both boxes' (Bullet); the push carries the box 1.3-2.5
+    times the distance its centre must travel to pass the lower box's edge.
+    """
+    clear = lower.half_extents[0] + top.half_extents[0] - abs(top.position[0] - lower.position[0])
+    decel = top.friction * lower.friction * g
+    speed = float(np.sqrt(2.0 * decel * clear * rng.uniform(1.3, 2.5)))
+    return _launch(int(rng.integers(1, max(2, frames - 3))), 0, (side * speed, 0.0, 0.0))
 
 
 #: Scenario name -> sampler ``f(rng, frames, fps, size) -> ClipSpec``.
