@@ -12,7 +12,7 @@ import pytest
 from _worlds import generated_world
 
 import probekit.store
-from probekit.evaluation.cache import ProbeCache
+from probekit.evaluation.cache import ProbeCache, ProbeKey
 from probekit.extraction import ExtractConfig, parts_dir_for, run_extract
 from probekit.formats import set_write_hook
 from probekit.formats import store as store_format
@@ -123,11 +123,12 @@ def test_extraction_commits_every_unit_and_the_store_through_write_boundaries(tm
 
 def test_probe_cache_writes_through_a_boundary(tmp_path, boundaries):
     cache = ProbeCache(tmp_path)
-    path = cache.path("abc", 1, "velocity", 0, "linear", "none", 0, "cfg")
+    keys = [ProbeKey("abc", 1, "velocity", 0, "linear", "none", fold, "cfg") for fold in range(3)]
     test, pred = np.arange(4), np.linspace(0, 1, 4)
-    cache.save(path, {"test": test, "pred": pred, "inner": 0.5, "weights": {"coef": np.ones(3)}})
-    assert boundaries == [path]
-    loaded = cache.load(path)
-    np.testing.assert_array_equal(loaded["test"], test)
+    cache.save({key: {"test": test + key.fold, "pred": pred, "inner": 0.5, "weights": {"coef": np.ones(3)}} for key in keys})
+    path = cache.file(keys[0])
+    assert boundaries == [path]  # every fold of one (store, layer) in one rewrite
+    loaded = ProbeCache(tmp_path).load(keys[2])
+    np.testing.assert_array_equal(loaded["test"], test + 2)
     np.testing.assert_array_equal(loaded["weights"]["coef"], np.ones(3))
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]

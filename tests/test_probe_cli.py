@@ -51,26 +51,34 @@ def test_probe_writes_run_directory_and_resumes(small_store, tmp_path, run_cli):
     assert all(isinstance(v, (list, np.ndarray)) for v in results.fold_scores)
     assert {"all", "drop", "collide"} <= set(results.scenario)
     probes = sorted((out / "probes").glob("*.npz"))
-    assert probes
+    assert len(probes) == 5  # one file per (store, layer): layers 0-3 and the label baselines (layer -1)
+    entries = {p: _entries(p) for p in probes}
     with np.load(probes[0], allow_pickle=False) as data:
-        assert "pred" in data.files and any(k.startswith("w_") for k in data.files)
-    # an interrupted run (some probes missing, no table) resumes: every fit whose probes are all
-    # still there is reused (its files untouched), the others are refitted, and the table is the same
-    import re
-
-    missing = probes[::7]
-    fit_of = {p: re.sub(r"_f\d+_", "_", p.name) for p in probes}
-    broken = {fit_of[p] for p in missing}
-    stamps = {p: p.stat().st_mtime_ns for p in probes if fit_of[p] not in broken}
-    assert stamps
-    for p in missing:
-        p.unlink()
+        assert any(k.endswith("/pred") for k in data.files) and any("/w_" in k for k in data.files)
+    # an interrupted run (a layer's file lost, another missing some folds, no table) resumes: the
+    # files of the layers whose fits are all there are reused untouched, the others are refitted
+    # and complete again, and the table is the same
+    lost, partial = probes[0], probes[1]
+    dropped = sorted(entries[partial])[::7]
+    with np.load(partial, allow_pickle=False) as data:
+        kept = {k: data[k] for k in data.files if k.rpartition("/")[0] not in dropped}
+    with open(partial, "wb") as handle:
+        np.savez(handle, **kept)
+    lost.unlink()
+    stamps = {p: p.stat().st_mtime_ns for p in probes[2:]}
     (out / "results.parquet").unlink()
     second = run_cli("probe", *args)
     assert second.returncode == 0, second.stderr
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
-    assert all(p.exists() for p in missing)
+    assert sorted((out / "probes").glob("*.npz")) == probes
+    assert {p: _entries(p) for p in probes} == entries
     pd.testing.assert_frame_equal(results, pd.read_parquet(out / "results.parquet"))
+
+
+def _entries(path) -> set[str]:
+    """The entries (fitted folds) of one probe cache file."""
+    with np.load(path, allow_pickle=False) as data:
+        return {name.rpartition("/")[0] for name in data.files}
 
 
 def test_two_aligned_stores_share_one_table(tmp_path, run_cli):

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from probekit.evaluation.cache import ProbeCache
+from probekit.evaluation.cache import ProbeCache, ProbeKey
 from probekit.evaluation.conditional import CrossFit, baseline_designs, cross_fit_baseline
 from probekit.evaluation.executors import Executor
 from probekit.evaluation.gains import GAIN_METRIC, gain_row, gain_terms, negligible_within_scenario
@@ -99,19 +99,19 @@ class Sweep(SweepPlanning, SweepScoring):
         # "grouped" stays in the hashed config so that probes cached by earlier versions are reused
         return ProbeCache.config_hash({"folds": self.n_folds, "seed": self.seed, "grouped": True, "params": self.suite.params.get(readout, {}), "readout": readout})
 
-    def _cached(self, store_hash: str, layer: int, data: TargetData, readout: str, control: str) -> tuple[list[dict] | None, list]:
+    def _cached(self, store_hash: str, layer: int, data: TargetData, readout: str, control: str) -> tuple[list[dict] | None, list[ProbeKey]]:
+        """A job's cached fold results (None unless every fold is cached) and its folds' cache keys."""
         cfg = self._config(readout)
-        paths = [self.cache.path(store_hash, layer, data.spec.name, data.slot, readout, control, f, cfg) for f in range(self.n_folds)]
-        loaded = [self.cache.load(p) for p in paths]
-        return (loaded if all(r is not None for r in loaded) else None), paths
+        keys = [ProbeKey(store_hash, layer, data.spec.name, data.slot, readout, control, f, cfg) for f in range(self.n_folds)]
+        return self.cache.load_all(keys), keys
 
-    def _save(self, paths: list, results: list[dict], fold_of: np.ndarray) -> None:
-        for res in results:
-            if len(res["test"]):
-                self.cache.save(paths[int(fold_of[res["test"][0]])], res)
+    @staticmethod
+    def _fresh(keys: list[ProbeKey], results: list[dict], fold_of: np.ndarray) -> dict[ProbeKey, dict]:
+        """A job's fitted folds by cache key (the fold of a result is that of its test samples)."""
+        return {keys[int(fold_of[res["test"][0]])]: res for res in results if len(res["test"])}
 
     def _plan_unit(self, store_key: tuple[str, str], layer: int, readout: Readout, jobs: list[tuple[TargetData, str, np.ndarray, np.ndarray, np.ndarray]]) -> tuple[FitUnit, list]:
-        """The unit of work of ``jobs`` = [(task, control, X, keep, y)] and each job's cache paths.
+        """The unit of work of ``jobs`` = [(task, control, X, keep, y)] and each job's cache keys.
 
         Cached jobs and jobs fitted one by one come first, then the linear jobs that share one
         decomposition, group by group (the order the results are recorded in).
@@ -122,24 +122,31 @@ class Sweep(SweepPlanning, SweepScoring):
         ridge_groups: dict[tuple, int] = {}
         for data, control, X, keep, y in jobs:
             fold_of = self._fold_of(data, keep)
-            cached, paths = self._cached(store_hash, layer, data, readout.name, control)
+            cached, keys = self._cached(store_hash, layer, data, readout.name, control)
             job = FitJob((store_label, data.spec.name, data.slot, readout.name, control), data.spec.kind, X, y, keep, fold_of,
                          self.families[data.clip[keep]], cached, self._joint_baselines(store_label, readout, data, control))
             if cached is None and readout.fast and data.spec.kind != "binary":
                 signature = (id(X), len(keep), keep[:5].tobytes(), keep[-5:].tobytes())
                 job.ridge_group = ridge_groups.setdefault(signature, len(ridge_groups))
-                grouped.append((job, paths))
+                grouped.append((job, keys))
             else:
-                single.append((job, paths))
+                single.append((job, keys))
         grouped.sort(key=lambda pair: pair[0].ridge_group)
         unit.jobs = [job for job, _ in single + grouped]
-        return unit, [paths for _, paths in single + grouped]
+        return unit, [keys for _, keys in single + grouped]
 
-    def _record(self, unit: FitUnit, paths: list, results: list[JobResult]) -> None:
-        """Save fresh fits to the cache and keep every job's out-of-fold predictions."""
-        for job, job_paths, res in zip(unit.jobs, paths, results):
+    def _record(self, unit: FitUnit, keys: list[list[ProbeKey]], results: list[JobResult]) -> None:
+        """Save the unit's fresh fits to the cache and keep every job's out-of-fold predictions.
+
+        A unit is one (store, layer, readout), so its fresh fits cost one rewrite of that store
+        and layer's cache file, written before anything else is recorded.
+        """
+        fresh: dict[ProbeKey, dict] = {}
+        for job, job_keys, res in zip(unit.jobs, keys, results):
             if job.cached is None:
-                self._save(job_paths, res.marginal, job.fold_of)
+                fresh.update(self._fresh(job_keys, res.marginal, job.fold_of))
+        self.cache.save(fresh)
+        for job, res in zip(unit.jobs, results):
             self.oof[job.key][unit.layer] = assemble_oof(res.marginal, self.n_folds, job.fold_of, job.keep, job.kind == "binary")
             store, target, slot, readout, control = job.key
             joint_store = self._joint_store(store, control)
@@ -265,5 +272,5 @@ class Sweep(SweepPlanning, SweepScoring):
 
     def _run_batch(self, executor: Executor, batch: list[tuple[FitUnit, list]]) -> None:
         results = executor.map(run_unit, [unit for unit, _ in batch])
-        for (unit, paths), res in zip(batch, results):
-            self._record(unit, paths, res)
+        for (unit, keys), res in zip(batch, results):
+            self._record(unit, keys, res)
