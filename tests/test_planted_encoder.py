@@ -18,7 +18,7 @@ def _r2_of_projection(features: np.ndarray, target: np.ndarray) -> float:
 
 
 def test_extract_with_planted_encoder_puts_signals_where_planted(tmp_path, run_cli):
-    world = generated_world(4, 0, 16, 64)
+    world = generated_world(6, 0, 16, 64)  # one clip per scenario: free flight gives acceleration its variance
     out = tmp_path / "planted.h5"
     proc = run_cli("extract", "--data", world, "--encoder", "planted", "--out", out, "--dtype", "float32")
     assert proc.returncode == 0, proc.stderr
