@@ -65,3 +65,19 @@ def test_gravity_independent_of_object_size_and_camera_distance(scenario):
     assert abs(np.corrcoef(g, size)[0, 1]) < 0.21
     assert abs(np.corrcoef(g, distance)[0, 1]) < 0.21
     assert g.min() < 7 and g.max() > 13
+
+
+@pytest.mark.parametrize("scenario", ["collide", "stack"])
+def test_object_contact_starts_and_ends_at_many_frames(scenario):
+    from probekit.worlds.simulate import simulate_clip
+
+    onsets, offsets = [], []
+    for spec in _specs(scenario, 30):
+        touching = simulate_clip(spec)["objects/contact_object_interval"][:, 0].astype(int)
+        change = np.diff(touching)
+        onsets += list(np.flatnonzero(change == 1) + 1)
+        offsets += list(np.flatnonzero(change == -1) + 1)
+    # contact begins in some clips and ends in others, at frames spread over the clip: the frame
+    # index alone cannot tell whether slot 0 touches another object
+    assert len(onsets) >= 3 and len(offsets) >= 3
+    assert len(np.unique(onsets + offsets)) >= FRAMES // 3

@@ -130,7 +130,8 @@ def _check_solidity(world, i, o, vf, detail):
     # no impulse between them: the target is never pushed, the mover only feels ground friction
     target = world["objects/position_world"][i, :, 1]
     assert np.abs(target - target[0]).max() < 1e-3
-    assert np.abs(world["objects/position_world"][o, :, 1] - target[0]).max() > 0.05  # the original is hit
+    # the original is hit: its target moves more than ten times the twin's bound (a late hit moves it a few cm by the end)
+    assert np.abs(world["objects/position_world"][o, :, 1] - target[0]).max() > 0.01
     # once sliding or rolling on the ground (after its launch and landing), only friction slows the mover
     vx = world["objects/velocity_world"][i, :, 0, 0]
     ground = world["objects/contact_ground_interval"][i, :, 0]

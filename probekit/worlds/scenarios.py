@@ -280,9 +280,15 @@ def _ground_mover(rng, shape: str, extents, x: float, speed: float, friction=Non
     )
 
 
+#: Share of collide clips whose mover starts against the box and is launched away from it.
+SEPARATING_SHARE = 1.0 / 3.0
+
+
 def collide(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
     """A mover, launched at a random frame (or dropped in while moving), hits a resting box and
-    pushes it (low restitution; the box has the higher friction); some movers fall short."""
+    pushes it (low restitution; the box has the higher friction); some movers fall short. In a
+    third of the clips the mover starts at rest against the box and is launched away from it at
+    a random frame: contact starts at a random frame in the first kind and ends at one in the second."""
     g = _fixed_gravity(rng)
     distance, view = _view(rng)
     tau = _duration(frames, fps)
@@ -310,6 +316,13 @@ def collide(rng: np.random.Generator, frames: int, fps: float, size: int) -> Cli
         events = (_launch(launch, 0, velocity, spin),)
     target = _ground_mover(rng, "box", e_target, x_target, 0.0, friction=float(rng.uniform(0.3, 0.6)),
                            restitution=float(rng.uniform(0.0, 0.2)))
+    if rng.uniform() < SEPARATING_SHARE:  # at rest against the box, launched away from it
+        away = float(rng.uniform(0.4, 1.0))
+        resting = e_mover[2] if mover_shape == "box" else e_mover[0]  # on the ground, no lift
+        mover = _with(mover, position=(x_target - side * (e_mover[0] + e_target[0]), 0.0, resting),
+                      velocity=(0.0, 0.0, 0.0), angular_velocity=(0.0, 0.0, 0.0))
+        back = (0.0, 0.0 if mover_shape == "box" else -side * away / e_mover[0], 0.0)
+        events = (_launch(int(rng.integers(1, max(2, frames - 3))), 0, (-side * away, 0.0, 0.0), back),)
     height = max(e_mover[2], e_target[2])
     camera = sampling.camera(rng, (0.0, 0.0, height + 0.1 * view), distance)
     return _base(rng, "collide", frames, fps, size, objects=(mover, target), scenery=(), camera=camera, gravity=g,
