@@ -78,3 +78,31 @@ def test_unknown_target_is_refused():
 
     with pytest.raises(BadOptionError, match="valid targets"):
         confound_table(shared_world(), targets=("colour",))
+
+
+def test_a_target_constant_in_one_scenario_is_not_applicable_there():
+    from probekit.worlds.confounds import ConfoundTarget, applicable_scenarios, score_table
+
+    nuisance, hidden, groups, scenario = _planted(seed=4)
+    y = np.where(scenario == "c", 9.81, 10.0 + hidden)  # g fixed in scenario c, varied elsewhere
+    samples = _samples(y, nuisance, hidden, groups, scenario)
+    applicable = applicable_scenarios(samples, binary=False)
+    assert {s for s, (ok, _) in applicable.items() if ok} == {"a", "b"}
+    table = score_table(samples, ConfoundTarget("gravity", "continuous"), np.full(len(y), 10.0), None, []).set_index("scenario")
+    assert not table.loc["c", "applicable"] and np.isnan(table.loc["c", "nuisance"])
+    assert table.loc["pooled", "n"] == int((scenario != "c").sum())
+
+
+@pytest.mark.parametrize("scenario", ["drop", "ramp", "roll"])
+def test_the_ceiling_reads_g_from_the_motion(tmp_path, scenario):
+    from probekit.worlds import generate_world
+    from probekit.worlds.confounds import _implied_gravity, _load
+
+    path = generate_world(tmp_path / "w.h5", clips=6, seed=1, scenarios=scenario, size=32, near_miss=False,
+                          workers=1, progress=False)
+    data = _load(path)
+    implied = _implied_gravity(data)
+    estimate = implied[:, 0] if scenario == "drop" else implied[:, 1]  # free flight, or the slope
+    # the simulated g, recovered from positions alone (free fall |a| = g; a slope's a = g (sin t -/+ mu cos t)
+    # for a sliding box, k g sin t for a rolling body)
+    np.testing.assert_allclose(estimate, data["gravity"], rtol=0.03)

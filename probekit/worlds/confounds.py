@@ -13,7 +13,10 @@ The nuisance model used in each outer fold is chosen by inner family-grouped CV 
 metric (R² for continuous targets, balanced accuracy for binary ones). The ``ceiling`` is
 gradient boosting on what the pixels show: the slot's camera-frame trajectory around the frame,
 its finite-difference velocity and acceleration, the height of its lowest point above the
-ground, and the pixel gap between its silhouette and every other object's.
+ground, and the pixel gap between its silhouette and every other object's. For g (clip level)
+the ceiling reads what the motion implies (:func:`_implied_gravity`): |a| in free flight, and on
+a slope or the ground the g that the object's acceleration, the slope (from the acceleration's
+direction), its shape (sliding or rolling) and its friction imply.
 
 Targets (slot level unless stated; samples are existing slots of original and near-miss clips):
 
