@@ -38,6 +38,13 @@ DEMO_POOL = "mean,time,object,none"
 #: Stages the demo runs after the probes (the quick demo runs the first only: without twins the
 #: invariance and surprise measures have nothing to compare).
 DEMO_STAGES = ("binding", "structure", "surprise")
+#: Stages that need twins: with a violation-of-expectation set (``DemoSizes.voe_clips``) they run
+#: on its stores (its families carry every violation twin and both counterfactuals), so that the
+#: probe world spends its clips on families rather than twins.
+TWIN_STAGES = ("structure", "surprise")
+#: Scenarios of the demo's probe world: 20 families each at the default size, the fewest for which
+#: a verdict may say more than "too few families" (roll is left out: it repeats ramp's incline).
+DEMO_SCENARIOS = ("drop", "ramp", "collide", "occlude", "stack")
 #: Targets whose attribution maps the demo adds (on a few clips, integrated gradients).
 DEMO_ATTRIBUTION_TARGETS = ("velocity", "contact")
 
@@ -46,14 +53,18 @@ DEMO_ATTRIBUTION_TARGETS = ("velocity", "contact")
 class DemoSizes:
     """Sizes of one demo run."""
 
-    clips: int = 24
+    clips: int = 100
     frames: int = 16
     size: int = 64
     folds: int = 5
     n_boot: int = 200
-    #: Every violation twin, both counterfactuals and near misses per family (the structure,
-    #: surprise and attribution views need them; about 4 clips per family).
-    twins: bool = True
+    #: Scenarios of the probe world (None: the generator's default, all six).
+    scenarios: tuple[str, ...] | None = DEMO_SCENARIOS
+    #: Every violation twin and both counterfactuals per family in the probe world (about 4 clips
+    #: per family); off by default, where the twin stages run on the violation-of-expectation set.
+    twins: bool = False
+    #: Near-miss twins of collide and stack families (no contact, a gap of >= 2 px).
+    near_miss: bool = True
     #: Readouts (None: the quick suite's, which adds the MLP on the last layer; on 2 CPU cores the
     #: MLP costs about 10x the linear and object-token readouts together, so the demo leaves it out)
     readouts: tuple[str, ...] | None = ("linear", "object")
@@ -61,16 +72,17 @@ class DemoSizes:
     stages: tuple[str, ...] = DEMO_STAGES
     #: Clips per store explained by attribution maps (0: none).
     attribution_clips: int = 4
-    #: Families of the violation-of-expectation set whose surprise the report shows per principle
-    #: (``probekit generate --voe`` scenarios: a third each of occlude, collide and drop, so 30
-    #: gives the 10 pairs per principle the metrics need); 0: surprise on the demo's own worlds.
+    #: Families of the violation-of-expectation set (``probekit generate --voe`` scenarios: a third
+    #: each of occlude, collide and drop, with every twin and both counterfactuals; 30 gives the 10
+    #: pairs per principle the metrics need) on which the twin stages run (:data:`TWIN_STAGES`);
+    #: 0: they run on the demo's own worlds.
     voe_clips: int = 30
 
     @classmethod
     def quick(cls) -> "DemoSizes":
         """The smallest run that still shows the planted answer when it is used (the test suite's size)."""
-        return cls(clips=24, folds=3, n_boot=100, readouts=("linear", "object"), twins=False, stages=DEMO_STAGES[:1],
-                   attribution_clips=0, voe_clips=0)
+        return cls(clips=24, folds=3, n_boot=100, scenarios=None, readouts=("linear", "object"), twins=False,
+                   near_miss=False, stages=DEMO_STAGES[:1], attribution_clips=0, voe_clips=0)
 
 
 @dataclass
@@ -136,11 +148,15 @@ def run_demo(
         seconds[name] = round(now - clock, 1)
         clock = now
 
-    twins = "with their violation, counterfactual and near-miss twins" if sizes.twins else "without twins"
-    log(f"demo: 1/4 generating {sizes.clips} physics clip families {twins} ({sizes.frames} frames, {sizes.size} px) with pybullet")
+    twins = ("with their violation, counterfactual and near-miss twins" if sizes.twins
+             else "with near-miss twins" if sizes.near_miss else "without twins")
+    scenarios = f" of {', '.join(sizes.scenarios)}" if sizes.scenarios else ""
+    log(f"demo: 1/4 generating {sizes.clips} physics clip families{scenarios} {twins} ({sizes.frames} frames, {sizes.size} px) "
+        "with pybullet")
     world = generate_world(out / "worlds.h5", clips=sizes.clips, seed=seed, frames=sizes.frames, size=sizes.size,
+                           scenarios=",".join(sizes.scenarios) if sizes.scenarios else None,
                            violations=",".join(VIOLATIONS) if sizes.twins else "", counterfactuals=sizes.twins,
-                           near_miss=sizes.twins, overwrite=True, progress=False)
+                           near_miss=sizes.twins or sizes.near_miss, overwrite=True, progress=False)
     lap("generate")
 
     def extract(name: str, encoder: str, init: str = "pretrained", dtype: str = "float16", data: Path | None = None,
@@ -172,15 +188,15 @@ def run_demo(
 
     run_dir = out / "run"
     order = [stores[k] for k in ("planted", "tiny-vjepa2", "tiny-vjepa2-random", "pixels") if k in stores]
-    voe_surprise = sizes.voe_clips > 0 and "surprise" in sizes.stages
-    stages = [s for s in sizes.stages if not (voe_surprise and s == "surprise")]
+    voe_stages = [s for s in sizes.stages if s in TWIN_STAGES] if sizes.voe_clips > 0 else []
+    stages = [s for s in sizes.stages if s not in voe_stages]
     run_probe(order, run_dir, suite="quick", targets=list(DEMO_TARGETS),
               readouts=list(sizes.readouts) if sizes.readouts else None, folds=sizes.folds, seed=seed,
               n_boot=sizes.n_boot, threads=threads, stages=stages, log=lambda line: log(f"  {line}"))
     lap("probe")
-    if voe_surprise:
-        _voe_surprise(out, run_dir, sizes, seed, extract, log, with_twin=trained)
-        lap("surprise")
+    if voe_stages:
+        _voe_stages(out, run_dir, sizes, voe_stages, seed, extract, log, with_twin=trained)
+        lap("voe")
     if sizes.attribution_clips > 0:
         _attribute(run_dir, world, sizes, seed, log)
         lap("attribute")
@@ -191,32 +207,36 @@ def run_demo(
     return DemoResult(out, world, stores, run_dir, report, trained, seconds)
 
 
-def _voe_surprise(out: Path, run_dir: Path, sizes: DemoSizes, seed: int, extract: Callable[..., Path], log: Callable[[str], None],
-                  with_twin: bool) -> None:
-    """Surprise per principle on a violation-of-expectation set of the demo's encoders, added to its run.
+def _voe_stages(out: Path, run_dir: Path, sizes: DemoSizes, stages: list[str], seed: int, extract: Callable[..., Path],
+                log: Callable[[str], None], with_twin: bool) -> None:
+    """The twin stages (surprise per principle, structure) on a violation-of-expectation set, added to the run.
 
-    tiny-vjepa2 (and its random twin when it has trained weights) are extracted with their
-    predictor's surprise, pixels without; the ``surprise`` stage scores them (predictor and latent
-    dynamics) and its table joins the run.
+    Its families carry every violation twin and both counterfactuals. tiny-vjepa2 (and its random
+    twin when it has trained weights) are extracted with their predictor's surprise, pixels
+    without; each stage's table joins the run (:func:`probekit.formats.run.add_stage_to_run`).
     """
     from probekit.evaluation.run import run_stage_on_stores
     from probekit.formats.run import add_stage_to_run
     from probekit.worlds import VOE_PRESET, generate_world
 
     log(f"demo: violation-of-expectation set: {sizes.voe_clips} families ({VOE_PRESET['scenarios'].replace(',', ', ')} with "
-        f"every twin), surprise per principle")
+        f"every twin and both counterfactuals): {', '.join(stages)}")
     world = generate_world(out / "voe-worlds.h5", clips=sizes.voe_clips, seed=seed + 1, frames=sizes.frames, size=sizes.size,
-                           scenarios=VOE_PRESET["scenarios"], violations=VOE_PRESET["violations"], overwrite=True, progress=False)
-    paths = [extract("tiny-vjepa2-voe", "tiny-vjepa2", data=world, pool="mean,time", surprise=True)]
+                           scenarios=VOE_PRESET["scenarios"], violations=VOE_PRESET["violations"], counterfactuals=True,
+                           overwrite=True, progress=False)
+    surprise = "surprise" in stages
+    pool = "mean,time,object"
+    paths = [extract("tiny-vjepa2-voe", "tiny-vjepa2", data=world, pool=pool, surprise=surprise)]
     if with_twin:
-        paths.append(extract("tiny-vjepa2-random-voe", "tiny-vjepa2", init="random", data=world, pool="mean,time", surprise=True))
-    paths.append(extract("pixels-voe", "pixels", dtype="float32", data=world, pool="mean,time"))
-    table, _ = run_stage_on_stores("surprise", paths, run_dir, seed=seed, folds=sizes.folds, params={"n_boot": sizes.n_boot},
-                                   log=lambda line: log(f"  {line}"))
-    if table is None:
-        return
-    add_stage_to_run(run_dir, "surprise", table, {"data": os.path.relpath(world.resolve(), run_dir.resolve()),
-                                                   "stores": [os.path.relpath(p.resolve(), run_dir.resolve()) for p in paths]})
+        paths.append(extract("tiny-vjepa2-random-voe", "tiny-vjepa2", init="random", data=world, pool=pool, surprise=surprise))
+    paths.append(extract("pixels-voe", "pixels", dtype="float32", data=world, pool=pool))
+    provenance = {"data": os.path.relpath(world.resolve(), run_dir.resolve()),
+                  "stores": [os.path.relpath(p.resolve(), run_dir.resolve()) for p in paths]}
+    for stage in stages:
+        table, _ = run_stage_on_stores(stage, paths, run_dir, seed=seed, folds=sizes.folds, params={"n_boot": sizes.n_boot},
+                                       log=lambda line: log(f"  {line}"))
+        if table is not None:
+            add_stage_to_run(run_dir, stage, table, provenance)
 
 
 def _attribute(run_dir: Path, world: Path, sizes: DemoSizes, seed: int, log: Callable[[str], None]) -> None:

@@ -66,3 +66,26 @@ def test_demo_without_trained_weights_recovers_the_planted_answer(tmp_path, monk
         item = page.items[(planted, target, slot)]
         assert item["pattern"] == pattern, item["text"]
         assert f"{readout} readout at layer {layer}" in item["text"], item["text"]
+
+
+@pytest.mark.slow  # about 5 minutes on 2 cores: kept out of the default run
+def test_demo_spends_its_probe_world_on_families_and_runs_the_twin_stages_on_its_voe_set(tmp_path):
+    import json
+
+    from probekit.data.worlds import WorldFile
+    from probekit.demo import DemoSizes, run_demo
+
+    sizes = DemoSizes(clips=10, folds=2, n_boot=20, scenarios=("drop", "collide"), voe_clips=30, attribution_clips=0)
+    result = run_demo(tmp_path / "demo", sizes=sizes, log=lambda line: None)
+    with WorldFile(result.world) as world:
+        clips = world.clips()
+    # the probe world: originals (5 families per scenario) and near misses only
+    assert set(clips["kind"]) <= {"original", "near_miss"}
+    assert (clips[clips.kind == "original"].groupby("scenario").size() == 5).all()
+    manifest = json.loads((result.run / "manifest.json").read_text())
+    assert {"binding", "structure", "surprise"} <= set(manifest["stages"])
+    for stage in ("structure", "surprise"):  # run on the violation-of-expectation set, which says so
+        assert manifest[stage]["data"].endswith("voe-worlds.h5")
+    with WorldFile(result.out / "voe-worlds.h5") as voe:
+        kinds = set(voe.clips()["kind"])
+    assert {"original", "violation", "counterfactual"} <= kinds
