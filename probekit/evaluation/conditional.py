@@ -196,12 +196,15 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def fit_offset_logistic(X: np.ndarray, y: np.ndarray, offset: np.ndarray, C: float) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+def fit_offset_logistic(X: np.ndarray, y: np.ndarray, offset: np.ndarray, C: float,
+                        start: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
     """L2 logistic regression with a fixed, unpenalised offset in the linear predictor.
 
     Minimises ``sum logloss(y, sigmoid(offset + Z w + b)) + ||w||² / (2 C)`` on standardised
     features ``Z`` with L-BFGS (scipy), the same objective as scikit-learn's
-    ``LogisticRegression(C=C)`` when the offset is 0.
+    ``LogisticRegression(C=C)`` when the offset is 0. ``start`` = (coef, intercept) of a fit at a
+    nearby C on the same rows starts the search there (a warm start along a C path; the
+    objective is strictly convex, so the optimum is the same).
 
     Returns
     -------
@@ -226,7 +229,8 @@ def fit_offset_logistic(X: np.ndarray, y: np.ndarray, offset: np.ndarray, C: flo
         grad = np.concatenate([Z.T @ r + w / C, [r.sum()]])
         return float(loss.sum() + 0.5 * (w @ w) / C), grad
 
-    res = minimize(objective, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    theta0 = np.zeros(d + 1) if start is None else np.concatenate([start[0], [start[1]]])
+    res = minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
     return res.x[:d], float(res.x[d]), mean, scale
 
 
@@ -281,8 +285,10 @@ def joint_logistic(X: np.ndarray, y: np.ndarray, base: CrossFit, keep: np.ndarra
             held = np.flatnonzero(fold == i)
             if len(held) == 0 or len(np.unique(y[fit_rows])) < 2:
                 continue
-            for c, C in enumerate(Cs):
-                coef, intercept, mean, scale = fit_offset_logistic(X[fit_rows], y[fit_rows], offset[fit_rows], float(C))
+            start = None
+            for c in np.argsort(Cs):  # ascending C, each fit warm-started from the previous one
+                coef, intercept, mean, scale = fit_offset_logistic(X[fit_rows], y[fit_rows], offset[fit_rows], float(Cs[c]), start)
+                start = (coef, intercept)
                 p = np.clip(predict_offset_logistic(X[held], offset[held], coef, intercept, mean, scale), _EPS, 1 - _EPS)
                 losses[c] += -np.sum(np.where(y[held] > 0.5, np.log(p), np.log(1 - p)))
         best = int(np.argmin(losses))
