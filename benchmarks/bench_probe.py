@@ -148,9 +148,12 @@ def main() -> None:
         # warm-up: first calls pay imports and BLAS/LAPACK initialisation
         Xw, Yw = make_layer(np.random.default_rng(1), 50, 2, 16, 2)
         fw = np.repeat(np.arange(50) % n_folds, 2)
-        bench_ridge_probekit(Xw, Yw, fw, n_folds)
-        bench_ridge_himalaya(Xw, Yw, fw, n_folds, [0])
-        bench_ridge_sklearn(Xw, Yw, fw, n_folds, [0], [0])
+        if args.only != "logistic":  # the ridge peers (himalaya) are needed only for the ridge half
+            bench_ridge_probekit(Xw, Yw, fw, n_folds)
+            bench_ridge_himalaya(Xw, Yw, fw, n_folds, [0])
+            bench_ridge_sklearn(Xw, Yw, fw, n_folds, [0], [0])
+        if args.only != "ridge":
+            bench_logistic(Xw.astype(np.float64), (Yw[:, 0] > np.median(Yw[:, 0])).astype(int), fw, n_folds, [0])
         t_ours, t_him, t_sk, d_him, d_sk = [], [], [], [], []
         for layer in range(args.timed_layers if args.only != "logistic" else 0):
             X, Y = make_layer(rng, args.clips, args.steps, args.dim, args.targets)

@@ -110,6 +110,27 @@ def test_logistic_path_matches_sklearn_at_each_c():
     assert all(r["C"] in (1e-6, 1e-5, 0.01, 0.1, 1.0, 5.0, 10.0, 20.0) for r in res)
 
 
+@pytest.mark.parametrize("n, d", [(600, 150), (1200, 300)])
+@pytest.mark.parametrize("class_weight", ["balanced", None])
+def test_logistic_path_reaches_sklearn_lbfgs_optimum(n, d, class_weight):
+    """Planted, unbalanced binary problems with d > 100 (full and randomised preconditioners)."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) / np.sqrt(d) + rng.normal(size=d)
+    score = X[:, :5].sum(axis=1) + rng.normal(size=n)
+    y = (score > np.quantile(score, 0.7)).astype(int)  # 30% positives: class weights matter
+    Cs = np.array([0.01, 1e-5, 0.1, 1.0, 20.0])
+    models, mean, scale = logistic_path(X, y, Cs, class_weight=class_weight, tol=1e-10)
+    Z = (X - mean) / scale
+    for C, model in zip(Cs, models):
+        ref = LogisticRegression(C=C, class_weight=class_weight, tol=1e-12, max_iter=100000).fit(Z, y)
+        size = np.abs(ref.coef_).max()
+        np.testing.assert_allclose(model.coef_, ref.coef_, rtol=0, atol=1e-5 * size)
+        np.testing.assert_allclose(model.intercept_, ref.intercept_, rtol=0, atol=1e-5 * max(size, 1.0))
+        decision = ref.decision_function(Z)
+        np.testing.assert_allclose(model.decision_function(Z), decision, rtol=0, atol=1e-5 * np.abs(decision).max())
+        np.testing.assert_array_equal(model.predict(Z), ref.predict(Z))
+
+
 def test_attentive_probe_finds_a_signal_at_an_unknown_token(_one_thread):
     """The pooled mean hides a signal that sits at one random token of each sample."""
     import torch
