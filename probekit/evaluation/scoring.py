@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from probekit.metrics import bootstrap_interval, geodesic_deg
+from probekit.metrics.regression import negligible_variance
 from probekit.metrics.specs import HIGHER_IS_BETTER, METRICS_BY_KIND, get_metric
 
 #: Metrics reported per target kind; the first is the primary one (selection, comparisons).
@@ -66,7 +67,7 @@ def score_rows(
         sub = lambda a: None if a is None else a[mask]  # noqa: E731
         ys, ps, ss, fs, gs = y[mask], pred[mask], sub(score), fold[mask], families[mask]
         sym, hh = sub(symmetry), sub(half)
-        flat = scen != "all" and kind == "continuous" and _negligible_variance(ys, total_var)
+        flat = scen != "all" and kind == "continuous" and negligible_variance(ys, total_var)
         for metric in METRICS[kind]:
             if flat and metric == "r2":  # the target barely varies in this scenario: R² is meaningless
                 rows.append({"scenario": scen, "metric": metric, "score": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
@@ -92,9 +93,3 @@ def score_rows(
                 }
             )
     return rows
-
-
-def _negligible_variance(y: np.ndarray, total_var: float, tol: float = 1e-6) -> bool:
-    """Whether ``y`` varies by less than ``tol`` of the pooled variance (or not at all)."""
-    var = float(np.asarray(y, dtype=np.float64).reshape(len(y), -1).var(axis=0).sum())
-    return var <= tol * total_var or var == 0.0

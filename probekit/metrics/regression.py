@@ -40,3 +40,13 @@ def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Mean absolute error, uniform average over output columns (in the target's unit)."""
     yt, yp = _as_2d(y_true), _as_2d(y_pred)
     return float(np.abs(yt - yp).mean(axis=0).mean())
+
+
+def negligible_variance(y: np.ndarray, total_var: float, tol: float = 1e-6) -> bool:
+    """Whether ``y`` (n,) or (n, k) varies by at most ``tol`` of ``total_var`` (or not at all).
+
+    A subset (one scenario) of a target that barely varies is, for a probe, a constant: its R²
+    means nothing there.
+    """
+    var = float(np.asarray(y, dtype=np.float64).reshape(len(y), -1).var(axis=0).sum())
+    return var <= tol * total_var or var == 0.0

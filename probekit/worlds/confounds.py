@@ -403,6 +403,8 @@ def applicable_scenarios(samples: Samples, binary: bool) -> dict[str, tuple[bool
     A binary target needs a base rate in :data:`BASE_RATE_RANGE`; a continuous one a variance of
     at least :data:`VARIANCE_FLOOR` times its variance over all scenarios.
     """
+    from probekit.metrics.regression import negligible_variance
+
     total = float(np.var(samples.y)) if len(samples.y) else 0.0
     out = {}
     for scenario in np.unique(samples.scenario):
@@ -411,7 +413,7 @@ def applicable_scenarios(samples: Samples, binary: bool) -> dict[str, tuple[bool
             rate = float(y.mean())
             out[str(scenario)] = (BASE_RATE_RANGE[0] <= rate <= BASE_RATE_RANGE[1], rate)
         else:
-            out[str(scenario)] = (total > 0 and float(np.var(y)) >= VARIANCE_FLOOR * total, float("nan"))
+            out[str(scenario)] = (not negligible_variance(y, total, VARIANCE_FLOOR), float("nan"))
     return out
 
 

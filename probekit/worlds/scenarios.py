@@ -316,10 +316,10 @@ def collide(rng: np.random.Generator, frames: int, fps: float, size: int) -> Cli
         events = (_launch(launch, 0, velocity, spin),)
     target = _ground_mover(rng, "box", e_target, x_target, 0.0, friction=float(rng.uniform(0.3, 0.6)),
                            restitution=float(rng.uniform(0.0, 0.2)))
+    # the approach above is drawn for every clip (so a seed's other draws stay the same) and replaced here
     if rng.uniform() < SEPARATING_SHARE:  # at rest against the box, launched away from it
         away = float(rng.uniform(0.4, 1.0))
-        resting = e_mover[2] if mover_shape == "box" else e_mover[0]  # on the ground, no lift
-        mover = _with(mover, position=(x_target - side * (e_mover[0] + e_target[0]), 0.0, resting),
+        mover = _with(mover, position=(x_target - side * (e_mover[0] + e_target[0]), 0.0, _rest_height(mover_shape, e_mover)),
                       velocity=(0.0, 0.0, 0.0), angular_velocity=(0.0, 0.0, 0.0))
         back = (0.0, 0.0 if mover_shape == "box" else -side * away / e_mover[0], 0.0)
         events = (_launch(int(rng.integers(1, max(2, frames - 3))), 0, (-side * away, 0.0, 0.0), back),)
