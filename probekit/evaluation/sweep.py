@@ -28,6 +28,7 @@ from probekit.evaluation.gains import GAIN_METRIC, gain_row, gain_terms, negligi
 from probekit.evaluation.inputs import StoreInput
 from probekit.evaluation.splits import family_folds
 from probekit.evaluation.suite import Suite
+from probekit.metrics.regression import VARIANCE_FLOOR, negligible_variance
 from probekit.evaluation.targets import TargetData
 from probekit.formats.run import store_role
 from probekit.evaluation.units import FitJob, FitUnit, JobResult, run_unit
@@ -210,9 +211,10 @@ class Sweep(SweepPlanning, SweepScoring):
             row = {"store": store, "role": self._role(store), "versus": "", "target": target, "slot": int(slot), "readout": readout,
                    "baseline": name, "layers": json.dumps([int(c) for c in chosen]),
                    "baseline_models": json.dumps(base.chosen), "note": ""}
-            if negligible_within_scenario(data.y, self.scenarios[data.clip]):
+            flat = self._flat_target(store, data)
+            if flat:
                 row.update({"metric": GAIN_METRIC[kind], "gain": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": int(len(y)),
-                            "n_families": int(len(np.unique(groups))), "note": "n/a: the target barely varies within scenarios"})
+                            "n_families": int(len(np.unique(groups))), "note": f"n/a: {flat}"})
             else:
                 row.update(gain_row(kind, y, oof.pred, base.outer[oof.idx], oof.fold, groups, scen, n_boot=self.suite.n_boot, seed=self.seed))
             self.result.gains.append(row)
@@ -232,6 +234,28 @@ class Sweep(SweepPlanning, SweepScoring):
                                           "n": min(row["n"], found[0]["n"]), "n_families": row["n_families"],
                                           "families_per_scenario": row["families_per_scenario"],
                                           "note": f"gain of {store} minus gain of {other}"})
+
+    def _flat_target(self, store: str, data: TargetData) -> str:
+        """Why a target has no meaningful gain ('' when it has one).
+
+        A target that barely varies within scenarios is fixed by the scenario; an object slot
+        whose target varies by less than :data:`~probekit.metrics.regression.VARIANCE_FLOOR` of
+        the target's variance over all object slots (a base box that never moves) is, for a
+        probe, a constant: R² over it is a ratio of noise to noise.
+        """
+        if negligible_within_scenario(data.y, self.scenarios[data.clip]):
+            return "the target barely varies within scenarios"
+        if data.slot < 0 or data.spec.kind != "continuous":
+            return ""
+        slots = [t.y for t in self.grid_of[store].tasks if t.spec.name == data.spec.name and t.slot >= 0]
+        pooled = np.concatenate([np.asarray(y, dtype=np.float64).reshape(len(y), -1) for y in slots])
+        reference = float(pooled.var(axis=0).sum())
+        if negligible_variance(data.y, reference, VARIANCE_FLOOR):
+            own = float(np.asarray(data.y, dtype=np.float64).reshape(len(data.y), -1).var(axis=0).sum())
+            share = own / reference if reference > 0 else 0.0
+            return (f"object slot {data.slot} barely varies ({100 * share:.2g}% of the target's variance over all "
+                    f"object slots, below {100 * VARIANCE_FLOOR:g}%)")
+        return ""
 
     def _role(self, store: str) -> str:
         """What a store stands for: encoder, random_twin, pixels, shuffled, planted (or ceiling)."""

@@ -42,6 +42,11 @@ def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.abs(yt - yp).mean(axis=0).mean())
 
 
+#: Share of a reference variance below which a subset of a target (one scenario, one object slot)
+#: is, for a probe, a constant: used by the confound table and by the probe's conditional gains.
+VARIANCE_FLOOR = 0.01
+
+
 def negligible_variance(y: np.ndarray, total_var: float, tol: float = 1e-6) -> bool:
     """Whether ``y`` (n,) or (n, k) varies by at most ``tol`` of ``total_var`` (or not at all).
 

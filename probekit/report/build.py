@@ -397,14 +397,16 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
 
 #: The verdict rules as the report prints them.
 VERDICT_RULES = (
-    ("n/a", "the target barely varies within scenarios: the scenario fixes it."),
-    ("encoded", "the gain over the nuisance baseline has its 95% interval above 0 and clears the margin."),
-    ("entangled", "a pooled readout's gain is encoded, but the object-token readout adds nothing beyond mask geometry."),
+    ("n/a", "the target barely varies within scenarios (the scenario fixes it), or an object slot's target varies by less "
+            "than 1% of its variance over all object slots (an object that never moves)."),
     ("not improved by training", "encoded, but so is the random-weight twin, equal within the paired interval of the difference."),
+    ("over-invariant", "encoded, but below the random twin or the pixels, which carry the target (paired interval of the "
+                       "difference below 0); or not encoded although the ceiling, the pixels or the twin carry the target "
+                       "beyond nuisance and the encoder's gain is below theirs (paired interval of the difference below 0)."),
+    ("entangled", "a pooled readout's gain is encoded, but the object-token readout adds nothing beyond mask geometry."),
+    ("encoded", "otherwise, the gain over the nuisance baseline has its 95% interval above 0 and clears the margin."),
     ("too few families", "not encoded, with fewer than 20 families per scenario or a gain interval wider than twice the margin, "
                          "or a carrier (ceiling, pixels, twin) whose difference from the encoder is undecided."),
-    ("over-invariant", "not encoded although the ceiling, the pixels or the twin carry the target beyond nuisance and the "
-                       "encoder's gain is below theirs (paired interval of the difference below 0)."),
     ("not carried by the data", "the ceiling (ground truth on the token grid) adds nothing beyond nuisance, nor do pixels or twin."),
     ("baseline: …", "pixels, random-weight twin and shuffled frames are baselines: reported as carrying the target or not, never "
                     "given an encoder's failure verdict."),

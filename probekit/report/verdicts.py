@@ -5,15 +5,27 @@ held-out families: R² for continuous targets, the reduction in cross-entropy (b
 for binary ones, each with a paired family-bootstrap 95% interval. Rules, applied in order:
 
 ``n/a``
-    the target barely varies within scenarios, so the scenario fixes it and no gain means anything.
-``encoded``
-    the gain over the nuisance baseline has its interval above 0 and clears the margin.
-``entangled``
-    a pooled readout's gain is encoded, but the object-token readout adds nothing beyond mask
-    geometry (its gain over the geometry baseline is not encoded).
+    the target barely varies within scenarios, so the scenario fixes it and no gain means
+    anything; or an object slot's target varies by less than 1% of its variance over all object
+    slots (a base box that never moves), so an R² over it is a ratio of noise to noise.
+
+When the gain is encoded (its interval above 0, clearing the margin) or a pooled readout's is:
+
 ``not improved by training``
     the trained encoder's gain is encoded, and so is its random-weight twin's, equal within the
     paired interval of their difference.
+``over-invariant`` (encoded, below a baseline)
+    the gain is encoded, but the random-weight twin or the pixels carry the target beyond
+    nuisance and gain more (paired interval of the difference below 0): training threw away
+    part of what its own architecture, or the raw frames, still show.
+``entangled``
+    a pooled readout's gain is encoded, but the object-token readout adds nothing beyond mask
+    geometry (its gain over the geometry baseline is not encoded).
+``encoded``
+    otherwise: the gain over the nuisance baseline has its interval above 0 and clears the margin.
+
+When it is not:
+
 ``too few families``
     not encoded, and fewer than 20 families per scenario or a gain interval wider than twice the
     margin: the run cannot tell a failure from noise.
@@ -108,7 +120,7 @@ def _clean(gains: pd.DataFrame) -> pd.DataFrame:
     gains = sentinel_indices(gains)
     for column in ("versus", "note", "role", "readout", "baseline", "store"):
         if column in gains.columns:
-            gains[column] = gains[column].fillna("").astype(str)
+            gains[column] = gains[column].astype(object).where(gains[column].notna(), "").astype(str)
     return gains
 
 
@@ -182,9 +194,16 @@ def judge(gains: pd.DataFrame, selection: pd.DataFrame | None = None, margins: G
         object_geometry = _gain(geometry.iloc[0]) if len(geometry) else None
         twin = others.get("random twin")
         if encoded(g, margins) or pooled_encoded:
+            ahead = {label: pair for label, pair in others.items()
+                     if label != "ceiling" and encoded(pair[1], margins) and pair[0].interval_below_zero}
             if twin is not None and encoded(twin[1], margins) and not (twin[0].interval_above_zero or twin[0].interval_below_zero):
                 verdict.verdict = "not improved by training"
                 verdict.rests_on = f"gain minus the random twin's {twin[0].text()} (interval includes 0)"
+            elif encoded(g, margins) and ahead:
+                label, (diff, carrier) = next(iter(ahead.items()))
+                verdict.verdict = "over-invariant"
+                verdict.rests_on = (f"encoded ({readout} {metric_word} over nuisance {g.text()}), but below the {label}: "
+                                    f"gain minus the {label}'s {diff.text()}; the {label} gains {carrier.text()}")
             elif pooled_encoded and object_geometry is not None and not encoded(object_geometry, margins):
                 verdict.verdict = "entangled"
                 verdict.rests_on = (f"{pooled_encoded[0]} {metric_word} over nuisance {by_readout[pooled_encoded[0]].text()}, "

@@ -51,9 +51,6 @@ from scipy import ndimage
 
 #: Binary targets are scored only in scenarios whose base rate lies in this range.
 BASE_RATE_RANGE = (0.1, 0.9)
-#: Continuous targets are scored only in scenarios whose variance is at least this share of the
-#: variance over all scenarios (below it the target is, for a probe, a constant).
-VARIANCE_FLOOR = 0.01
 #: Clip kinds whose physics is real (violations and counterfactual duplicates are left out).
 PHYSICAL_KINDS = ("original", "near_miss")
 #: Nuisance model names, in the order tried.
@@ -401,9 +398,9 @@ def applicable_scenarios(samples: Samples, binary: bool) -> dict[str, tuple[bool
     """Per scenario: whether the target is scored there, and its base rate (binary targets; NaN otherwise).
 
     A binary target needs a base rate in :data:`BASE_RATE_RANGE`; a continuous one a variance of
-    at least :data:`VARIANCE_FLOOR` times its variance over all scenarios.
+    at least :data:`probekit.metrics.regression.VARIANCE_FLOOR` times its variance over all scenarios.
     """
-    from probekit.metrics.regression import negligible_variance
+    from probekit.metrics.regression import VARIANCE_FLOOR, negligible_variance
 
     total = float(np.var(samples.y)) if len(samples.y) else 0.0
     out = {}
