@@ -153,6 +153,24 @@ def test_hf_random_init_is_seeded_and_differs(world, tmp_path):
     c = create_encoder(f"hf:{folder}")
     assert a.weight_hash() == b.weight_hash() != c.weight_hash()
     assert a.weights == "random" and c.weights == "pretrained"
+    # the remembered hash follows an in-place change of the weights (and a change back)
+    import hashlib
+
+    before = a.weight_hash()
+    parameter = next(a.model.parameters())
+    saved = parameter.detach().clone()
+    with torch.no_grad():
+        parameter.add_(1.0)
+    changed = a.weight_hash()
+    digest = hashlib.sha256()  # the documented recipe, from scratch
+    for key, tensor in sorted(a.model.state_dict().items()):
+        array = tensor.detach().contiguous().reshape(-1)
+        digest.update(f"{key}:{tuple(tensor.shape)}:{array.dtype}".encode())
+        digest.update(array.view(torch.uint8).numpy().tobytes() if array.numel() else b"")
+    assert changed == digest.hexdigest() != before
+    with torch.no_grad():
+        parameter.copy_(saved)
+    assert a.weight_hash() == b.weight_hash()
 
 
 # -- tiny-vjepa2, timm, pixels, any module ------------------------------------------------------------

@@ -68,3 +68,18 @@ def test_a_store_with_full_tokens_only_is_probed_through_a_derived_grid(tmp_path
         scores.append(rows)
     np.testing.assert_allclose(scores[0]["spatial"], scores[1]["spatial"], rtol=1e-6)
     assert scores[0]["spatial"] >= 0.5 and scores[0]["linear"] < 0.2, scores[0]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_full_tokens_in_the_store_dtype_equal_numpy_rounding(dtype):
+    """Full tokens are converted by torch; the values are numpy's ``astype`` (round to nearest even),
+    including overflow to inf, subnormals and NaN."""
+    import torch
+
+    rng = np.random.default_rng(2)
+    values = rng.normal(scale=3.0, size=(2, 3, 4, 4, 16)).astype(np.float32)
+    values.flat[:6] = [7e4, -7e4, 1e-6, -3e-8, np.nan, 65519.0]
+    out = pool_tokens(torch.from_numpy(values), ("tokens",), None, dtype)
+    expected = values.astype(dtype)
+    assert out["tokens"].dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(out["tokens"], expected)  # exact values; NaN where NaN

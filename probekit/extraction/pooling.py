@@ -29,11 +29,14 @@ def parse_pool(spec: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...
     return tuple(k for k in POOL_KINDS if k in items)
 
 
-def pool_tokens(tokens: torch.Tensor, kinds: tuple[str, ...], coverage: np.ndarray | torch.Tensor | None) -> dict[str, np.ndarray]:
+def pool_tokens(tokens: torch.Tensor, kinds: tuple[str, ...], coverage: np.ndarray | torch.Tensor | None,
+                dtype: str = "float32") -> dict[str, np.ndarray]:
     """Pool one layer's tokens (B, T', H', W', D).
 
     ``object`` is the coverage-weighted mean over each object's tokens per time step,
     (B, T', K, D), NaN where the object covers no token; it needs ``coverage`` (B, T', K, H', W').
+    Pools are computed in float32; full ``tokens`` are converted to ``dtype`` by torch (the same
+    round-to-nearest-even values as numpy's ``astype``, about ten times faster for float16).
     """
     x = tokens.detach().float().cpu()
     b, t, h, w, d = x.shape
@@ -54,7 +57,7 @@ def pool_tokens(tokens: torch.Tensor, kinds: tuple[str, ...], coverage: np.ndarr
     if "grid" in kinds:
         out["grid"] = grid_pool(x.numpy())
     if "tokens" in kinds:
-        out["tokens"] = x.numpy()
+        out["tokens"] = x.to(getattr(torch, np.dtype(dtype).name)).numpy()
     return out
 
 

@@ -329,7 +329,7 @@ def _encode_unit(loaded: _LoadedUnit, encoder: Encoder, layers: list[int], pool:
         output = encoder.encode(loaded.batch.video, layers)
     arrays: dict[str, np.ndarray] = {FRAME_ORDER: loaded.frame_order}  # committed: features and frame order
     for i in layers:
-        for kind, values in pool_tokens(output.tokens[i], pool, coverage).items():
+        for kind, values in pool_tokens(output.tokens[i], pool, coverage, config.dtype).items():
             arrays[feature_dataset(i, kind)] = values.astype(config.dtype, copy=False)
         if i in output.special:
             arrays[feature_dataset(i, "special")] = output.special[i].detach().float().cpu().numpy().astype(config.dtype)
