@@ -226,12 +226,16 @@ def test_seeds_come_from_seed_sequence(table):
     assert [int(s) for s in originals.seed] == expected
 
 
-def test_same_file_from_another_run_with_two_workers(run_cli):
+def test_same_file_from_another_run_with_two_workers(run_cli, tmp_path, monkeypatch):
     other = session_folder() / "two_workers.h5"
     options = dict(SHARED_OPTIONS)
     args = [f"--{key}={value}" for key, value in options.items() if key != "counterfactuals"]
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))
     result = run_cli("generate", "--out", other, "--workers", "2", "--counterfactuals", *args)
     assert result.returncode == 0, result.stderr
+    assert not list(temporary.iterdir())  # workers leave no texture folders behind (they end without atexit)
     a, b = load_all(shared_world()), load_all(other)
     assert sorted(a) == sorted(b)
     for name in a:

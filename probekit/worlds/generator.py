@@ -90,8 +90,11 @@ def _family_results(jobs: list[FamilyJob], workers: int) -> Iterator[Iterator[li
     if workers == 1 or len(jobs) == 1:
         yield (run_family(job) for job in jobs)
         return
+    from probekit.worlds.textures import texture_folder, use_texture_folder
+
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() and os.name == "posix" else "spawn"
-    with multiprocessing.get_context(method).Pool(min(workers, len(jobs))) as pool:
+    with multiprocessing.get_context(method).Pool(min(workers, len(jobs)), initializer=use_texture_folder,
+                                                  initargs=(texture_folder(),)) as pool:
         yield pool.imap(run_family, jobs, chunksize=1)
 
 

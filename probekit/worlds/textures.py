@@ -40,11 +40,35 @@ def texture_pixels(name: str) -> np.ndarray:
     return img
 
 
+_shared_folder: Path | None = None
+
+
 @lru_cache(maxsize=None)
 def _folder() -> Path:
+    if _shared_folder is not None:  # a worker of generate: the parent's folder, removed by the parent
+        return _shared_folder
     folder = Path(tempfile.mkdtemp(prefix="probekit-textures-"))
     atexit.register(shutil.rmtree, folder, True)
     return folder
+
+
+def texture_folder() -> str:
+    """This process's texture folder, every texture written into it (for :func:`use_texture_folder`)."""
+    for name in TEXTURES:
+        texture_file(name)
+    return str(_folder())
+
+
+def use_texture_folder(folder: str) -> None:
+    """Read textures from ``folder`` (written by :func:`texture_folder` in a parent process).
+
+    Pool workers end without running ``atexit`` handlers, so a folder of their own would outlive
+    them; they use the parent's, which the parent removes when it exits.
+    """
+    global _shared_folder
+    _shared_folder = Path(folder)
+    _folder.cache_clear()
+    texture_file.cache_clear()
 
 
 @lru_cache(maxsize=None)
