@@ -196,15 +196,24 @@ def _invariance_rows(inputs, pairs: TwinPairs, originals: np.ndarray, params: St
     return rows
 
 
+def _finite_mean(values: np.ndarray) -> float:
+    """Mean of the finite values; NaN when there are none (no pair of that factor has a distance)."""
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else float("nan")
+
+
 def _ratio_rows(item, pixels, pairs, p, n, dist, pix, means, replicates, inverse, counts, params, base) -> list[dict]:
     rows = []
     sel = np.isin(pairs.factor, (p, n)) & np.isfinite(dist.per_pair)
     n_pairs, families = int(sel.sum()), len(set(pairs.family[sel]))
     floor_note = ""
     if pix is not None:
-        d_pix_p = np.nanmean(pix.per_pair[pairs.factor == p]) if (pairs.factor == p).any() else np.nan
-        d_pix_n = np.nanmean(pix.per_pair[pairs.factor == n]) if (pairs.factor == n).any() else np.nan
-        if not (d_pix_p >= params.pixel_floor * d_pix_n):
+        d_pix_p, d_pix_n = (_finite_mean(pix.per_pair[pairs.factor == f]) for f in (p, n))
+        silent = [f for f, d in ((p, d_pix_p), (n, d_pix_n)) if not np.isfinite(d)]
+        if silent:
+            floor_note = (f"n/a: no {silent[0]} twin pair diverges from its original (the change leaves "
+                          f"every trajectory as it was), so there is nothing to be sensitive to")
+        elif not (d_pix_p >= params.pixel_floor * d_pix_n):
             floor_note = (f"n/a: the {p} change moves the pixels by {d_pix_p:.3g}, below {params.pixel_floor:g} x the "
                           f"{n} change's {d_pix_n:.3g}")
     if floor_note:
