@@ -14,6 +14,7 @@ from probekit.metrics.disentanglement import (
     discretise_factor,
     disentanglement,
     mig,
+    mutual_information,
     random_rotation,
 )
 from probekit.metrics.invariance import TwinPairs, divergence_steps, family_counts, twin_distances, weighted_means
@@ -99,6 +100,20 @@ def test_mig_equals_a_hand_computation():
     result = mig(codes, {"f": factor})
     assert result.per_factor["f"] == pytest.approx(expected)
     assert result.mutual_info[:, 0] == pytest.approx([math.log(2), second])
+
+
+def test_mutual_information_equals_scikit_learn_for_every_column():
+    from sklearn.metrics import mutual_info_score
+
+    rng = np.random.default_rng(4)
+    labels = rng.choice(np.array(["a", "b", "c"]), size=200)
+    binned = rng.integers(1, 21, size=(200, 7))
+    binned[:, 1] = 5  # a constant column
+    binned[:, 2] = (labels == "a") * 3 + rng.integers(0, 2, 200)  # shares information with the labels
+    expected = [mutual_info_score(labels, binned[:, i]) for i in range(binned.shape[1])]
+    np.testing.assert_allclose(mutual_information(labels, binned), expected, rtol=1e-12, atol=1e-15)
+    assert float(mutual_information(labels, labels)) == pytest.approx(mutual_info_score(labels, labels), rel=1e-12)
+    assert float(mutual_information(labels, binned[:, 2])) == pytest.approx(expected[2], rel=1e-12)
 
 
 def test_mig_refuses_a_constant_factor_with_a_reason():
