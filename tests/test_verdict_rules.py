@@ -92,3 +92,17 @@ def test_an_object_that_never_moves_gets_n_a(tmp_path):
     assert not str(by_slot[1].note).startswith("n/a")
     verdicts = {v.slot: v.verdict for v in judge(gains) if v.store.startswith("moving")}
     assert verdicts[2] == "n/a"
+
+
+def test_a_ceiling_read_by_another_readout_still_decides_over_invariance():
+    """The ceiling is ground truth read by its own (linear) readout; an object-token readout that
+    gains nothing while the ceiling gains +0.44 is over-invariant, not "not carried by the data"."""
+    rows = [["trained", "encoder", "", "position", 0, "object", "nuisance", "r2", 0.03, -0.02, 0.075, 30, ""],
+            ["labels:ceiling", "ceiling", "", "position", 0, "linear", "nuisance", "r2", 0.44, 0.37, 0.52, 30, ""],
+            ["trained", "encoder", "labels:ceiling", "position", 0, "object", "nuisance", "r2", -0.41, -0.49, -0.33, 30,
+             "gain of trained minus gain of labels:ceiling (linear readout)"]]
+    assert _verdict_of(pd.DataFrame(rows, columns=COLUMNS)) == "over-invariant"
+    # and with a ceiling that adds nothing, the data do not carry it
+    rows[1][8:11] = [0.01, -0.01, 0.02]
+    rows[2][8:11] = [0.02, -0.03, 0.06]
+    assert _verdict_of(pd.DataFrame(rows, columns=COLUMNS)) == "not carried by the data"

@@ -223,17 +223,21 @@ class Sweep(SweepPlanning, SweepScoring):
         for (store, target, slot, readout, name), (row, terms) in gains.items():
             if store not in stores:
                 continue
-            for other in stores[stores.index(store) + 1 :] + [f"{self.grid_of[store].name}:ceiling"]:
-                found = gains.get((other, target, slot, readout, name))
+            ceiling = f"{self.grid_of[store].name}:ceiling"
+            for other in stores[stores.index(store) + 1 :] + [ceiling]:
+                found, other_readout = gains.get((other, target, slot, readout, name)), readout
+                if found is None and other == ceiling:  # the ceiling reads its ground truth with its own readouts
+                    other_readout = next((r for r in self.suite.ceiling_readouts if (other, target, slot, r, name) in gains), "")
+                    found = gains.get((other, target, slot, other_readout, name))
                 if found is None or row["note"] or found[0]["note"]:
                     continue
                 other_terms = [(-w, m, yt, yp, g) for w, m, yt, yp, g in found[1]]
                 delta, low, high = contrast_bootstrap(terms + other_terms, n_boot=self.suite.n_boot, seed=self.seed)
+                note = f"gain of {store} minus gain of {other}" + (f" ({other_readout} readout)" if other_readout != readout else "")
                 self.result.gains.append({**{k: row[k] for k in ("store", "role", "target", "slot", "readout", "baseline", "metric")},
                                           "versus": other, "gain": delta, "ci_low": low, "ci_high": high,
                                           "n": min(row["n"], found[0]["n"]), "n_families": row["n_families"],
-                                          "families_per_scenario": row["families_per_scenario"],
-                                          "note": f"gain of {store} minus gain of {other}"})
+                                          "families_per_scenario": row["families_per_scenario"], "note": note})
 
     def _flat_target(self, store: str, data: TargetData) -> str:
         """Why a target has no meaningful gain ('' when it has one).

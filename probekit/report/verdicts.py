@@ -241,14 +241,21 @@ def judge(gains: pd.DataFrame, selection: pd.DataFrame | None = None, margins: G
 
 
 def _others(gains: pd.DataFrame, store: str, target: str, slot: int, readout: str, roles: dict[str, str]) -> dict[str, tuple[Gain, Gain]]:
-    """(difference of gains, the other's gain) against the ceiling, the random twin and pixels."""
-    own = gains[(gains.versus == "") & (gains.target == target) & (gains.slot == slot) & (gains.readout == readout) & (gains.baseline == "nuisance")]
+    """(difference of gains, the other's gain) against the ceiling, the random twin and pixels.
+
+    The twin and pixels are compared on the same readout; the ceiling (ground truth read by its
+    own readouts, linear by default) on the readout it has, the same one where it has it.
+    """
+    rows = gains[(gains.versus == "") & (gains.target == target) & (gains.slot == slot) & (gains.baseline == "nuisance")]
     found: dict[str, tuple[Gain, Gain]] = {}
     for label, role in (("ceiling", "ceiling"), ("random twin", "random_twin"), ("pixels", "pixels")):
-        for other in own[own.role == role].store:
+        candidates = rows[rows.role == role]
+        same = candidates[candidates.readout == readout]
+        for other in dict.fromkeys(same.store.tolist() + (candidates.store.tolist() if role == "ceiling" else [])):
             diff = _difference(gains, store, other, target, slot, readout)
             if diff is not None:
-                found[label] = (diff, _gain(own[own.store == other].iloc[0]))
+                mine = same[same.store == other] if len(same[same.store == other]) else candidates[candidates.store == other]
+                found[label] = (diff, _gain(mine.iloc[0]))
                 break
     return found
 
