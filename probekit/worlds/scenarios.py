@@ -17,8 +17,9 @@ collide    a mover, launched at a random frame (or dropped in), slides or   move
 occlude    an object passes behind a wall nearer the camera (permanence)    mover
 stack      boxes held above a base box are released at random frames and    top, support, base
            land on it (offset: some topple; some miss it beside it), or
-           a resting stack's top box is pushed off at a random frame; the
-           base stands on the ground or on a pedestal
+           a resting stack is taken apart: each box (the base too) is
+           pushed at its own random frame; the base stands on the ground
+           or on a pedestal
 =========  ===============================================================  ==================
 
 Event timing is random so that the frame index does not reveal it: release frames, launch
@@ -375,13 +376,28 @@ def occlude(rng: np.random.Generator, frames: int, fps: float, size: int) -> Cli
                  events=events)
 
 
+#: Share of stack clips that start as a resting stack taken apart by pushes (the others drop their boxes).
+ASSEMBLED_SHARE = 0.5
+#: In a resting stack every box below the top is pushed at a random frame in [1, this share of the
+#: clip): the boxes below the top part early in some clips and late in others, like the top itself.
+LOWER_PUSH_SPAN = 0.6
+#: A pushed support slides this many times (uniform) the distance it must travel to clear the
+#: base, so that it lands clear of it instead of leaning on it.
+SUPPORT_REACH = (2.0, 4.0)
+
+
 def stack(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipSpec:
     """A base box and one or two boxes above it. Half the clips drop them: held above, released at
     random frames (lower first), each offset by 0-1.25 times the sum of its and the lower box's
     half widths, so some rest, some topple and some miss the box below and land beside it. The
-    other half start as a resting stack whose top box is pushed off sideways at a random frame:
-    contact between boxes starts at a random frame in the first kind and ends at one in the second.
-    In half the clips the base stands on a pedestal, off the ground."""
+    other half start as a resting stack that is taken apart at random frames: the top box is
+    pushed off sideways, a support is pushed off the base the other way, and the base is pushed
+    away from the camera along the ground or its pedestal. The pushes come in any order (a box
+    pushed from under another drags it along or lets it fall). Contact between boxes starts at
+    a random frame in the first kind and ends at one in the second, for the lower boxes as well
+    as the top one, and every box moves in some clips, so that neither the slot nor the frame
+    index tells whether a box touches another or how fast it moves. In half the clips the base
+    stands on a pedestal, off the ground."""
     g = sampling.gravity(rng)
     distance, view = _view(rng)
     count = int(rng.integers(2, 4))
@@ -392,7 +408,7 @@ def stack(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipS
     release = 0
     releases = []
     free_height = 0.85 * view
-    assembled = bool(rng.uniform() < 0.5)  # a resting stack whose top box is pushed off
+    assembled = bool(rng.uniform() < ASSEMBLED_SHARE)  # a resting stack taken apart by pushes
     platform = float(rng.uniform(0.05, 0.12) * view) if rng.uniform() < 0.5 else 0.0  # the base off the ground
     z = platform
     free_height -= platform
@@ -433,23 +449,38 @@ def stack(rng: np.random.Generator, frames: int, fps: float, size: int) -> ClipS
                               half_extents=(float(base.half_extents[0] * rng.uniform(1.0, 1.3)), 0.3 * view, platform / 2),
                               position=(0.0, 0.0, platform / 2), color=tuple(float(c) for c in rng.uniform(0.35, 0.65, 3))),)
     events: tuple[Event, ...] = ()
-    if assembled:
-        events = (_push_off(rng, objects[0], objects[1], side, g, frames),)
+    if assembled:  # taken apart: every box pushed at its own random frame
+        pushes = [_launch(int(rng.integers(1, max(2, frames - 1))), 0,
+                          (side * _push_off_speed(rng, objects[0], objects[1], side, g), 0.0, 0.0))]
+        for slot in range(1, count):
+            frame = int(rng.integers(1, max(2, int(LOWER_PUSH_SPAN * frames))))
+            if slot + 1 < count:  # the support: off the base the other way (away from the top), well clear of it
+                push = (-side * _push_off_speed(rng, objects[slot], objects[slot + 1], -side, g, SUPPORT_REACH), 0.0, 0.0)
+            else:  # the base: away from the camera (not into the boxes pushed off sideways)
+                push = (0.0, _push_base_speed(rng, objects[slot], g), 0.0)
+            pushes.append(_launch(frame, slot, push))
+        events = tuple(sorted(pushes, key=lambda event: (event.frame, event.params["slot"])))
     camera = sampling.camera(rng, (x / 2, 0.0, 0.4 * view), distance)
     return _base(rng, "stack", frames, fps, size, objects=tuple(objects), scenery=scenery, camera=camera, gravity=g,
                  events=events)
 
 
-def _push_off(rng: np.random.Generator, top: ObjectSpec, lower: ObjectSpec, side: float, g: float, frames: int) -> Event:
-    """A sideways push of ``top`` at a random frame, fast enough to slide it off ``lower``.
+def _push_off_speed(rng: np.random.Generator, box: ObjectSpec, lower: ObjectSpec, side: float, g: float,
+                    reach: tuple[float, float] = (1.3, 2.5)) -> float:
+    """Speed of a sideways push (towards ``side``) that slides ``box`` off ``lower``, the box it rests on.
 
-    Friction combines as the product of both boxes' (Bullet); the push carries the box 1.3-2.5
-    times the distance its centre must travel to pass the lower box's edge.
+    Friction combines as the product of both boxes' (Bullet); the push carries the box ``reach``
+    (drawn uniformly) times the distance it must travel to pass the lower box's edge.
     """
-    clear = lower.half_extents[0] + top.half_extents[0] - abs(top.position[0] - lower.position[0])
-    decel = top.friction * lower.friction * g
-    speed = float(np.sqrt(2.0 * decel * clear * rng.uniform(1.3, 2.5)))
-    return _launch(int(rng.integers(1, max(2, frames - 3))), 0, (side * speed, 0.0, 0.0))
+    clear = lower.half_extents[0] + box.half_extents[0] + side * (lower.position[0] - box.position[0])
+    decel = box.friction * lower.friction * g
+    return float(np.sqrt(2.0 * decel * max(clear, 0.0) * rng.uniform(*reach)))
+
+
+def _push_base_speed(rng: np.random.Generator, base: ObjectSpec, g: float) -> float:
+    """Speed of a push that slides the base 1-3 of its widths (ground and pedestal have
+    friction 1, so the base's own friction is the combined one; a load on it slows it more)."""
+    return float(np.sqrt(2.0 * base.friction * g * 2 * base.half_extents[0] * rng.uniform(1.0, 3.0)))
 
 
 #: Scenario name -> sampler ``f(rng, frames, fps, size) -> ClipSpec``.
