@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -148,9 +149,28 @@ def main() -> None:
         return lambda: generate_world(folder / f"w{workers}.h5", clips=args.clips, seed=0, frames=args.frames,
                                       size=args.size, fps=args.fps, workers=workers, overwrite=True, progress=False)
 
+    def processes(count: int):
+        """``count`` independent single-worker runs of half the clips at once, each its own interpreter:
+        two side by side against one alone is the machine's own ceiling for 2 workers."""
+        import subprocess
+
+        half = max(1, args.clips // 2)
+        command = [sys.executable, "-c", "import sys; from probekit.worlds import generate_world; "
+                   f"generate_world(sys.argv[1], clips={half}, seed=int(sys.argv[2]), frames={args.frames}, size={args.size}, "
+                   f"fps={args.fps}, overwrite=True, progress=False)"]
+        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+
+        def run():
+            running = [subprocess.Popen(command + [str(folder / f"side{i}.h5"), str(i)], env=env) for i in range(count)]
+            if any(p.wait() for p in running):
+                raise SystemExit("side-by-side generate failed")
+        return run
+
     peer = best(lambda: peer_run(specs), "peer")
     one = best(ours(1), "one")
     two = best(ours(2), "two")
+    single = best(processes(1), "alone")
+    pair = best(processes(2), "pair")
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end (a shared machine: "
           f"wall-clock timings are indicative, CPU seconds less so)")
@@ -161,6 +181,9 @@ def main() -> None:
           f"ratio {one / peer:.2f} wall, {cpu['one'] / cpu['peer']:.2f} CPU (goal <= 1.25)")
     print(f"probekit --workers 2  : {two:7.2f} s wall {cpu['two']:7.2f} s CPU  {n_frames / two:7.1f} frames/s  "
           f"speed-up {one / two:.2f}x wall")
+    print(f"two independent runs of {max(1, args.clips // 2)} clips side by side: {pair:.2f} s against {single:.2f} s alone: "
+          f"each {pair / single:.2f}x slower, so this machine's ceiling for 2 workers is {2 * single / pair:.2f}x "
+          f"(both sides include an interpreter's start-up)")
 
 
 if __name__ == "__main__":
