@@ -4,7 +4,8 @@ The peer ("pybullet alone") runs, for the same sampled clips, the same physics s
 same ``getCameraImage`` calls (reusing its clients across clips as probekit does) with ER_TINY_RENDERER: one full render with shadows per frame and
 one render per object alone (the amodal masks), in plain pybullet calls without any label
 computation or file writing. probekit's time includes planning, simulation, rendering, every
-label, hashing and the HDF5 file.
+label, hashing and the HDF5 file; it runs without near-miss twins (``near_miss=False``), which the peer
+does not make.
 
 Usage::
 
@@ -145,9 +146,9 @@ def main() -> None:
             cpu[name] = min(cpu.get(name, float("inf")), cpu_seconds() - start_cpu)
         return min(times)
 
-    def ours(workers: int):
-        return lambda: generate_world(folder / f"w{workers}.h5", clips=args.clips, seed=0, frames=args.frames,
-                                      size=args.size, fps=args.fps, workers=workers, overwrite=True, progress=False)
+    def ours(workers: int):  # the originals only, as the peer makes them (near-miss twins would add clips)
+        return lambda: generate_world(folder / f"w{workers}.h5", clips=args.clips, seed=0, frames=args.frames, size=args.size,
+                                      fps=args.fps, workers=workers, near_miss=False, overwrite=True, progress=False)
 
     def processes(count: int):
         """``count`` independent single-worker runs of half the clips at once, each its own interpreter:
@@ -157,7 +158,7 @@ def main() -> None:
         half = max(1, args.clips // 2)
         command = [sys.executable, "-c", "import sys; from probekit.worlds import generate_world; "
                    f"generate_world(sys.argv[1], clips={half}, seed=int(sys.argv[2]), frames={args.frames}, size={args.size}, "
-                   f"fps={args.fps}, overwrite=True, progress=False)"]
+                   f"fps={args.fps}, near_miss=False, overwrite=True, progress=False)"]
         env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
 
         def run():
