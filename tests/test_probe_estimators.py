@@ -149,33 +149,3 @@ def test_attentive_probe_finds_a_signal_at_an_unknown_token(_one_thread):
     assert r2 > 0.5
     linear = RidgeProbe().fit(X[:400].mean(axis=1), y[:400])
     assert linear.score(X[400:].mean(axis=1), y[400:]) < r2 - 0.2
-
-
-@pytest.mark.parametrize("n, d", [(400, 12), (900, 160)])
-def test_offset_logistic_path_reaches_the_offset_optimum(n, d):
-    """Conditional probing's joint model: the baseline's logit as a fixed, unpenalised offset.
-    Reference: the same objective written out here and minimised by scipy to 1e-10."""
-    from scipy.optimize import minimize
-
-    from probekit.evaluation.conditional import fit_offset_logistic_path
-
-    rng = np.random.default_rng(11)
-    X = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) / np.sqrt(d) + rng.normal(size=d)
-    offset = 1.5 * rng.normal(size=n)
-    y = (offset + X[:, 0] - X[:, 1] + rng.normal(size=n) > 0.3).astype(float)
-    Cs = np.array([10.0, 1e-3, 0.1])
-    coefs, intercepts, mean, scale = fit_offset_logistic_path(X, y, offset, Cs)
-    Z = (X - X.mean(axis=0)) / X.std(axis=0)
-    for C, coef, intercept in zip(Cs, coefs, intercepts):
-        def objective(theta):
-            eta = offset + Z @ theta[:d] + theta[d]
-            p = 1.0 / (1.0 + np.exp(-eta))
-            value = np.sum(np.logaddexp(0.0, eta) - y * eta) + 0.5 * theta[:d] @ theta[:d] / C
-            return value, np.append(Z.T @ (p - y) + theta[:d] / C, np.sum(p - y))
-
-        ref = minimize(objective, np.zeros(d + 1), jac=True, method="BFGS", options={"gtol": 1e-10, "maxiter": 100000}).x
-        size = max(np.abs(ref[:d]).max(), 1e-3)
-        np.testing.assert_allclose(coef, ref[:d], rtol=0, atol=2e-4 * max(size, 1.0))
-        assert abs(intercept - ref[d]) <= 2e-4 * max(abs(ref[d]), 1.0)
-        eta, eta_ref = Z @ coef + intercept, Z @ ref[:d] + ref[d]
-        np.testing.assert_allclose(eta, eta_ref, rtol=0, atol=1e-3 * max(np.abs(eta_ref).max(), 1.0))

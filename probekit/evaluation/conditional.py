@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.optimize import minimize
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.multioutput import MultiOutputRegressor
@@ -195,46 +196,42 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-#: Stopping tolerance of the joint logistic models (largest absolute gradient of the objective
-#: divided by the sample count): 100x tighter than scikit-learn's default, so the joint model's
-#: logits sit within about 1e-4 of the optimum's and a gain never reflects where a solver stopped.
-OFFSET_LOGISTIC_TOL = 1e-6
-
-
-def fit_offset_logistic_path(X: np.ndarray, y: np.ndarray, offset: np.ndarray,
-                             Cs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """L2 logistic regressions with a fixed, unpenalised offset in the linear predictor, over ``Cs``.
+def fit_offset_logistic(X: np.ndarray, y: np.ndarray, offset: np.ndarray, C: float,
+                        start: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """L2 logistic regression with a fixed, unpenalised offset in the linear predictor.
 
     Minimises ``sum logloss(y, sigmoid(offset + Z w + b)) + ||w||² / (2 C)`` on standardised
-    features ``Z``, the objective of scikit-learn's ``LogisticRegression(C=C)`` when the offset
-    is 0, with the readout's preconditioned L-BFGS along ascending C (warm starts; the objective
-    is strictly convex, so each optimum is the same as from a cold start), stopping on
-    scikit-learn's criterion at :data:`OFFSET_LOGISTIC_TOL`
-    (:func:`probekit.probes.logistic_path.binary_logistic_path`).
+    features ``Z`` with L-BFGS (scipy), the same objective as scikit-learn's
+    ``LogisticRegression(C=C)`` when the offset is 0. ``start`` = (coef, intercept) of a fit at a
+    nearby C on the same rows starts the search there (a warm start along a C path; the
+    objective is strictly convex, so the optimum is the same).
 
     Returns
     -------
-    coefs, intercepts, mean, scale
-        (len(Cs), d) weights on standardised features and (len(Cs),) intercepts, in the order
-        of ``Cs``, and the standardisation.
+    coef, intercept, mean, scale
+        Weights on standardised features, intercept, and the standardisation.
     """
-    from probekit.probes.logistic_path import binary_logistic_path
-
     X = np.asarray(X, dtype=np.float64)
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     Z = (X - mean) / scale
-    positive = np.asarray(y, dtype=np.float64).ravel() > 0.5
-    coefs, intercepts = binary_logistic_path(Z, positive, np.ones(len(Z)), np.asarray(Cs, dtype=np.float64),
-                                             tol=OFFSET_LOGISTIC_TOL, offset=np.asarray(offset, dtype=np.float64))
-    return coefs, intercepts, mean, scale
+    y = np.asarray(y, dtype=np.float64).ravel()
+    d = Z.shape[1]
 
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:d], theta[d]
+        eta = offset + Z @ w + b
+        # log(1 + exp(eta)) - y * eta, stably
+        loss = np.logaddexp(0.0, eta) - y * eta
+        p = 1.0 / (1.0 + np.exp(-eta))
+        r = p - y
+        grad = np.concatenate([Z.T @ r + w / C, [r.sum()]])
+        return float(loss.sum() + 0.5 * (w @ w) / C), grad
 
-def fit_offset_logistic(X: np.ndarray, y: np.ndarray, offset: np.ndarray, C: float) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
-    """:func:`fit_offset_logistic_path` at one ``C``: coef, intercept, mean, scale."""
-    coefs, intercepts, mean, scale = fit_offset_logistic_path(X, y, offset, np.array([C], dtype=np.float64))
-    return coefs[0], float(intercepts[0]), mean, scale
+    theta0 = np.zeros(d + 1) if start is None else np.concatenate([start[0], [start[1]]])
+    res = minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return res.x[:d], float(res.x[d]), mean, scale
 
 
 def predict_offset_logistic(X: np.ndarray, offset: np.ndarray, coef: np.ndarray, intercept: float, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -288,9 +285,11 @@ def joint_logistic(X: np.ndarray, y: np.ndarray, base: CrossFit, keep: np.ndarra
             held = np.flatnonzero(fold == i)
             if len(held) == 0 or len(np.unique(y[fit_rows])) < 2:
                 continue
-            coefs, intercepts, mean, scale = fit_offset_logistic_path(X[fit_rows], y[fit_rows], offset[fit_rows], Cs)
-            for c in range(len(Cs)):
-                p = np.clip(predict_offset_logistic(X[held], offset[held], coefs[c], float(intercepts[c]), mean, scale), _EPS, 1 - _EPS)
+            start = None
+            for c in np.argsort(Cs):  # ascending C, each fit warm-started from the previous one
+                coef, intercept, mean, scale = fit_offset_logistic(X[fit_rows], y[fit_rows], offset[fit_rows], float(Cs[c]), start)
+                start = (coef, intercept)
+                p = np.clip(predict_offset_logistic(X[held], offset[held], coef, intercept, mean, scale), _EPS, 1 - _EPS)
                 losses[c] += -np.sum(np.where(y[held] > 0.5, np.log(p), np.log(1 - p)))
         best = int(np.argmin(losses))
         coef, intercept, mean, scale = fit_offset_logistic(X[train], y[train], offset[train], float(Cs[best]))

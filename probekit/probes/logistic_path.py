@@ -150,9 +150,8 @@ class _Objective:
     about 1e-7), the rest in float64.
     """
 
-    def __init__(self, Z: np.ndarray, sign: np.ndarray, weight: np.ndarray, C: float, whitening: _Whitening,
-                 offset: np.ndarray | float = 0.0):
-        self.Z, self.sign, self.weight, self.whitening, self.offset = Z, sign, weight, whitening, offset
+    def __init__(self, Z: np.ndarray, sign: np.ndarray, weight: np.ndarray, C: float, whitening: _Whitening):
+        self.Z, self.sign, self.weight, self.whitening = Z, sign, weight, whitening
         self.weight_sum = float(weight.sum())
         self.ridge = 1.0 / (C * self.weight_sum)
         self.last_x: np.ndarray | None = None
@@ -161,7 +160,7 @@ class _Objective:
     def __call__(self, gamma: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective and its gradient at L-BFGS coordinates ``gamma``."""
         w, b = self.whitening.to_coef(gamma)
-        margin = self.sign * ((self.Z @ w.astype(self.Z.dtype, copy=False)).astype(np.float64) + b + self.offset)
+        margin = self.sign * ((self.Z @ w.astype(self.Z.dtype, copy=False)).astype(np.float64) + b)
         value = -float(self.weight @ log_expit(margin)) / self.weight_sum + 0.5 * self.ridge * float(w @ w)
         residual = -(self.weight * self.sign * expit(-margin)) / self.weight_sum
         grad_w = (self.Z.T @ residual.astype(self.Z.dtype, copy=False)).astype(np.float64) + self.ridge * w
@@ -175,9 +174,9 @@ class _Objective:
         return self.last_x is not None and np.array_equal(gamma, self.last_x) and self.last_gradient_max <= tol
 
 
-def _mean_curvature(Z: np.ndarray, weight: np.ndarray, w: np.ndarray, b: float, offset: np.ndarray | float = 0.0) -> float:
+def _mean_curvature(Z: np.ndarray, weight: np.ndarray, w: np.ndarray, b: float) -> float:
     """Mean over samples of ``sw * p (1 - p)`` at coefficients ``(w, b)``, floored."""
-    p = expit((Z @ w.astype(Z.dtype, copy=False)).astype(np.float64) + b + offset)
+    p = expit((Z @ w.astype(Z.dtype, copy=False)).astype(np.float64) + b)
     return max(float(weight @ (p * (1.0 - p))) / len(weight), _MIN_CURVATURE)
 
 
@@ -210,15 +209,12 @@ def _minimise_two_phase(fast: _Objective, exact: _Objective, start: np.ndarray, 
 
 
 def binary_logistic_path(
-    Z: np.ndarray, positive: np.ndarray, weight: np.ndarray, Cs: np.ndarray, max_iter: int = 20000, tol: float = 1e-4,
-    offset: np.ndarray | None = None,
+    Z: np.ndarray, positive: np.ndarray, weight: np.ndarray, Cs: np.ndarray, max_iter: int = 20000, tol: float = 1e-4
 ) -> tuple[np.ndarray, np.ndarray]:
     """Binary L2 logistic regressions over ascending ``Cs`` with warm starts (preconditioned L-BFGS).
 
     The preconditioner and most L-BFGS steps use a float32 copy of ``Z``; the last steps and the
-    stopping test use ``Z`` itself (float64). With ``offset`` the linear predictor is
-    ``offset + Z w + b``, the offset fixed and unpenalised (a baseline's logit in conditional
-    probing).
+    stopping test use ``Z`` itself (float64).
 
     Parameters
     ----------
@@ -234,8 +230,6 @@ def binary_logistic_path(
         Most L-BFGS iterations per C (in each of the float32 and float64 phases).
     tol
         Stop when the largest absolute gradient of scikit-learn's normalised objective is <= tol.
-    offset
-        (n,) fixed term of the linear predictor (default 0).
 
     Returns
     -------
@@ -243,7 +237,6 @@ def binary_logistic_path(
         (len(Cs), d) and (len(Cs),), in the order of ``Cs``.
     """
     n, d = Z.shape
-    offset_values: np.ndarray | float = 0.0 if offset is None else np.asarray(offset, dtype=np.float64).reshape(n)
     sign = np.where(positive, 1.0, -1.0)
     Z32 = Z.astype(np.float32)
     spectrum = _gram_spectrum(Z32)
@@ -251,9 +244,8 @@ def binary_logistic_path(
     w, b = np.zeros(d), 0.0
     for i in np.argsort(Cs):
         C = float(Cs[i])
-        whitening = _Whitening(spectrum, _mean_curvature(Z32, weight, w, b, offset_values), C, n, float(weight.sum()))
-        fast = _Objective(Z32, sign, weight, C, whitening, offset_values)
-        exact = _Objective(Z, sign, weight, C, whitening, offset_values)
+        whitening = _Whitening(spectrum, _mean_curvature(Z32, weight, w, b), C, n, float(weight.sum()))
+        fast, exact = _Objective(Z32, sign, weight, C, whitening), _Objective(Z, sign, weight, C, whitening)
         w, b = whitening.to_coef(_minimise_two_phase(fast, exact, whitening.to_gamma(w, b), max_iter, tol))
         coefs[i], intercepts[i] = w, b
     return coefs, intercepts
