@@ -91,9 +91,6 @@ def main(argv: list[str] | None = None) -> None:
     Every user mistake, click's and typer's own usage errors included (missing argument,
     unknown option, a value of the wrong type), ends as one ``error: ...`` line and exit code 2.
     """
-    from probekit.interrupts import install
-
-    install()
     click_exceptions = _click_exceptions()
     args = sys.argv[1:] if argv is None else list(argv)
     try:

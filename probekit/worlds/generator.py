@@ -197,7 +197,6 @@ def generate_world(
         "scenarios": json.dumps(list(scenario_list)),
         "slot_roles": json.dumps({s: SLOT_ROLES[s][: jobs[0].k_max] for s in scenario_list}),
     }
-    from probekit.interrupts import check as check_interrupted
     from probekit.progress import progress as progress_bar
 
     with _family_results(jobs, int(workers)) as families:
@@ -205,7 +204,6 @@ def generate_world(
         try:
             with world_writer(out, attrs) as writer:
                 for family in families:
-                    check_interrupted()  # a Ctrl-C swallowed in a finaliser still stops the run
                     for clip in family:
                         writer.add(clip)
                     bar.update(len(family))
