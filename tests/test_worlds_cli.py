@@ -69,6 +69,9 @@ def test_interrupted_generation_leaves_no_file(tmp_path):
         [sys.executable, "-m", "probekit", "generate", "--out", str(out), "--clips", "400", "--size", "32",
          "--frames", "8"],
         cwd=REPO_ROOT, env=_cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # a shell that runs the suite in the background leaves SIGINT ignored for its children, and
+        # Python then installs no KeyboardInterrupt handler: give the command a default one
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".w.h5.*partial")) and time.monotonic() < deadline:
