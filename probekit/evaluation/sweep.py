@@ -28,10 +28,10 @@ from probekit.evaluation.gains import GAIN_METRIC, gain_row, gain_terms, negligi
 from probekit.evaluation.inputs import StoreInput
 from probekit.evaluation.splits import family_folds
 from probekit.evaluation.suite import Suite
-from probekit.metrics.regression import VARIANCE_FLOOR, negligible_variance
 from probekit.evaluation.targets import TargetData
 from probekit.formats.run import store_role
 from probekit.evaluation.units import FitJob, FitUnit, JobResult, run_unit
+from probekit.metrics.regression import VARIANCE_FLOOR, negligible_variance
 from probekit.metrics import contrast_bootstrap
 from probekit.probes.registry import Readout
 from probekit.evaluation.oof import OOF, assemble_oof

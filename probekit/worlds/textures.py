@@ -73,9 +73,14 @@ def use_texture_folder(folder: str) -> None:
 
 @lru_cache(maxsize=None)
 def texture_file(name: str) -> str:
-    """Path of a PNG file holding :func:`texture_pixels` ``(name)``."""
+    """Path of a PNG file holding :func:`texture_pixels` ``(name)``.
+
+    A file already there is used as it is: generate workers share the parent's folder, written
+    whole before they start, and must not rewrite a file another worker may be reading.
+    """
     from PIL import Image
 
     path = _folder() / f"{name}.png"
-    Image.fromarray(texture_pixels(name)).save(path)
+    if not path.exists():
+        Image.fromarray(texture_pixels(name)).save(path)
     return str(path)
