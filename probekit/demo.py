@@ -118,7 +118,9 @@ def run_demo(
     seed
         Seed of the worlds, random weights, folds and bootstraps.
     threads
-        CPU threads for extraction and probing.
+        CPU threads of extraction; probing and the stages after it run in as many worker
+        processes of one BLAS thread each (:mod:`probekit.evaluation.executors`; the results
+        equal a serial run's, and small fits do not fight over cores).
     log
         Where progress lines go.
 
@@ -192,10 +194,10 @@ def run_demo(
     stages = [s for s in sizes.stages if s not in voe_stages]
     run_probe(order, run_dir, suite="quick", targets=list(DEMO_TARGETS),
               readouts=list(sizes.readouts) if sizes.readouts else None, folds=sizes.folds, seed=seed,
-              n_boot=sizes.n_boot, threads=threads, stages=stages, log=lambda line: log(f"  {line}"))
+              n_boot=sizes.n_boot, threads=1, jobs=threads, stages=stages, log=lambda line: log(f"  {line}"))
     lap("probe")
     if voe_stages:
-        _voe_stages(out, run_dir, sizes, voe_stages, seed, extract, log, with_twin=trained)
+        _voe_stages(out, run_dir, sizes, voe_stages, seed, extract, log, with_twin=trained, jobs=threads)
         lap("voe")
     if sizes.attribution_clips > 0:
         _attribute(run_dir, world, sizes, seed, log)
@@ -208,7 +210,7 @@ def run_demo(
 
 
 def _voe_stages(out: Path, run_dir: Path, sizes: DemoSizes, stages: list[str], seed: int, extract: Callable[..., Path],
-                log: Callable[[str], None], with_twin: bool) -> None:
+                log: Callable[[str], None], with_twin: bool, jobs: int = 1) -> None:
     """The twin stages (surprise per principle, structure) on a violation-of-expectation set, added to the run.
 
     Its families carry every violation twin and both counterfactuals. tiny-vjepa2 (and its random
@@ -234,7 +236,7 @@ def _voe_stages(out: Path, run_dir: Path, sizes: DemoSizes, stages: list[str], s
                   "stores": [os.path.relpath(p.resolve(), run_dir.resolve()) for p in paths]}
     for stage in stages:
         table, _ = run_stage_on_stores(stage, paths, run_dir, seed=seed, folds=sizes.folds, params={"n_boot": sizes.n_boot},
-                                       log=lambda line: log(f"  {line}"))
+                                       log=lambda line: log(f"  {line}"), jobs=jobs)
         if table is not None:
             add_stage_to_run(run_dir, stage, table, provenance)
 

@@ -266,3 +266,22 @@ def test_real_world_file_with_twins_end_to_end(tmp_path, run_cli):
     assert run_cli("report", str(run_dir), "--out", str(report)).returncode == 0
     html = report.read_text(encoding="utf-8")
     assert 'id="structure"' in html and 'data-kind="cka"' in html
+
+
+def test_worker_processes_reproduce_the_serial_table(planted):
+    """DCI and MIG tasks run by two joblib workers give the serial table bit for bit."""
+    from probekit.evaluation.executors import JoblibExecutor
+
+    _, encoder, pixels = planted
+    params = {"n_boot": 50, "parts": ["disentanglement"]}
+    serial = _stage_table([encoder, pixels], params)
+    inputs = open_inputs([encoder, pixels])
+    try:
+        with JoblibExecutor(2) as executor:
+            parallel = get_stage("structure").run(StageContext(inputs=inputs, out=Path("."), seed=0, folds=3, params=params,
+                                                               executor=executor))
+    finally:
+        for item in inputs:
+            item.store.close()
+    assert (serial["metric"] == "dci_disentanglement").any()
+    pd.testing.assert_frame_equal(parallel, serial, check_exact=True)

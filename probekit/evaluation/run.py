@@ -139,7 +139,7 @@ def _run(stores: list[str | os.PathLike], out: Path, parsed: Suite, explicit: bo
     roles = {item.label: store_role(item.control, str(item.attrs.get("encoder", "")), item.label, str(item.attrs.get("weights", "")))
              for item in inputs}
     table = write_tables(out, result.rows, result.selection, result.comparisons, result.gains, roles=roles)
-    ran, stage_skips = run_stages(parsed, inputs, out, table, log)
+    ran, stage_skips = run_stages(parsed, inputs, out, table, log, executor)
     write_manifest(out, {**manifest, "skipped": result.skipped, "stages": ran, "stage_skips": stage_skips}, complete=True)
     for item in inputs:
         item.store.close()
@@ -202,8 +202,11 @@ def _check_replacing(out: Path, inputs, overwrite: bool) -> None:
 
 
 def run_stage_on_stores(stage: str, stores: list[Path], out: Path, *, seed: int, folds: int, params: dict | None = None,
-                        log=None) -> tuple[pd.DataFrame | None, list[str]]:
+                        log=None, jobs: int = 1) -> tuple[pd.DataFrame | None, list[str]]:
     """Run one stage over stores outside a probe run (e.g. surprise on a violation-of-expectation set).
+
+    ``jobs`` > 1 runs the stage's independent pieces in that many local worker processes (the
+    results equal ``jobs=1``).
 
     Returns
     -------
@@ -216,19 +219,25 @@ def run_stage_on_stores(stage: str, stores: list[Path], out: Path, *, seed: int,
 
     say = log or (lambda line: None)
     inputs = open_inputs(stores)
+    executor = make_executor(jobs)
     try:
-        context = StageContext(inputs=inputs, out=out, seed=seed, folds=folds, params=dict(params or {}), log=say)
+        context = StageContext(inputs=inputs, out=out, seed=seed, folds=folds, params=dict(params or {}), log=say,
+                               executor=executor)
         return get_stage(stage).run(context), [item.label for item in inputs]
     except StageSkipped as exc:  # said, never hidden
         say(f"stage {stage} skipped: {' '.join(str(exc).split())}")
         return None, [item.label for item in inputs]
     finally:
+        executor.close()
         for item in inputs:
             item.store.close()
 
 
-def run_stages(suite, inputs, out: Path, probe_results: pd.DataFrame, log) -> tuple[list[str], dict[str, str]]:
+def run_stages(suite, inputs, out: Path, probe_results: pd.DataFrame, log, executor: Executor | None = None
+               ) -> tuple[list[str], dict[str, str]]:
     """Run the suite's stages after the probes; return the stages that wrote a table and the skips.
+
+    ``executor`` (the probe run's) runs each stage's independent pieces (:meth:`StageContext.map`).
 
     Each stage writes ``tables/<name>.parquet``; a stage that raises
     :class:`probekit.stages.StageSkipped` is recorded with its reason instead.
@@ -243,7 +252,7 @@ def run_stages(suite, inputs, out: Path, probe_results: pd.DataFrame, log) -> tu
         stage = get_stage(name)
         context = StageContext(
             inputs=inputs, out=out, seed=suite.seed, folds=suite.folds, params=dict(suite.stage_params.get(name, {})),
-            probe_results=probe_results, log=log or (lambda line: None),
+            probe_results=probe_results, log=log or (lambda line: None), executor=executor,
         )
         if log:
             log(f"stage {name}: {stage.title}")

@@ -155,13 +155,14 @@ class Sweep(SweepPlanning, SweepScoring):
                 self.joint[(joint_store, target, slot, readout, name)][unit.layer] = assemble_oof(fold_results, self.n_folds, job.fold_of, job.keep, False)
 
     # -- conditional probing -------------------------------------------------------------------
-    def _baselines(self) -> None:
-        """Cross-fit the nuisance (and, for object-token readouts, geometry) baselines per task."""
+    def _baselines(self, executor: Executor) -> None:
+        """Cross-fit the nuisance (and, for object-token readouts, geometry) baselines per task, run by ``executor``."""
         self.crossfit: dict[tuple, CrossFit] = {}
         self.joint: dict[tuple, dict[int, OOF]] = defaultdict(dict)
         if "nuisance" not in self.suite.controls:
             return
         self.log("cross-fitting nuisance baselines (additive ridge, scenario x frame ridge, gradient boosting)")
+        keys, problems = [], []
         for grid in self.grids:
             for data in grid.tasks:
                 if data.spec.kind not in GAIN_METRIC:
@@ -172,8 +173,9 @@ class Sweep(SweepPlanning, SweepScoring):
                     designs = baseline_designs(grid.labels, self.scenarios, data, with_geometry)
                     if designs is None:
                         continue
-                    self.crossfit[(grid.name, data.spec.name, data.slot, name)] = cross_fit_baseline(
-                        name, designs, data.y, data.spec.kind == "binary", fold, self.n_folds, self.seed)
+                    keys.append((grid.name, data.spec.name, data.slot, name))
+                    problems.append((name, designs, data.y, data.spec.kind == "binary", fold, self.n_folds, self.seed))
+        self.crossfit.update(zip(keys, executor.map(_cross_fit_task, problems)))
 
     def _joint_store(self, store: str, control: str) -> str:
         """Where a job's joint models are kept: the store, or ``<grid>:ceiling`` for the ceiling."""
@@ -283,7 +285,7 @@ class Sweep(SweepPlanning, SweepScoring):
             Every executor gives the same results: units are pure and recorded in order.
         """
         executor = executor or Executor()
-        self._baselines()
+        self._baselines(executor)
         batch: list[tuple[FitUnit, list]] = []
         for planned in self._units(layers_override or {}, set(self.suite.controls)):
             batch.append(planned)
@@ -302,3 +304,8 @@ class Sweep(SweepPlanning, SweepScoring):
         results = executor.map(run_unit, [unit for unit, _ in batch])
         for (unit, keys), res in zip(batch, results):
             self._record(unit, keys, res)
+
+
+def _cross_fit_task(problem: tuple) -> CrossFit:
+    """:func:`cross_fit_baseline` of one ``(name, designs, y, binary, fold, n_folds, seed)`` problem (run by an executor)."""
+    return cross_fit_baseline(*problem)

@@ -52,6 +52,10 @@ class StageContext:
         The probe stage's results table when it ran first, else None.
     log
         Progress callback (one line per call).
+    executor
+        Where independent pieces of a stage run (:mod:`probekit.evaluation.executors`: this
+        process, joblib workers for ``--jobs``, a dask cluster for ``--scheduler``); None runs
+        them here. Use it through :meth:`map`.
     """
 
     inputs: list[Any]
@@ -61,6 +65,18 @@ class StageContext:
     params: dict[str, Any] = field(default_factory=dict)
     probe_results: pd.DataFrame | None = None
     log: Callable[[str], None] = lambda line: None
+    executor: Any = None
+
+    def map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """``[fn(item) for item in items]`` in order, run by the context's executor.
+
+        ``fn`` and the items must pickle (a module-level function, e.g. under
+        :func:`functools.partial`, over arrays and plain values, never an open store) when the
+        executor has workers; the results equal a serial run's.
+        """
+        if self.executor is None or len(items) < 2:
+            return [fn(item) for item in items]
+        return self.executor.map(fn, items)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -147,13 +147,13 @@ def _row(item, layer: int, method: str, scope: str, metric: str, value: float, l
 
 
 def _read_tokens(item, layer: int, clips: np.ndarray) -> np.ndarray:
-    """Tokens (b, T', H', W', D) of reference clips ``clips``, read in one sorted h5py selection."""
+    """Tokens (b, T', H', W', D) of reference clips ``clips`` in the store's dtype, read in one sorted h5py selection."""
     rows = clips if item.order is None else item.order[clips]
     order = np.argsort(rows)
     data = item.store.dataset(f"layers/{layer}/tokens")[np.sort(rows)]
     out = np.empty_like(data)
     out[order] = data
-    return out.astype(np.float64)
+    return out
 
 
 class _ClipClusters:
@@ -169,14 +169,32 @@ class _ClipClusters:
         self.example: dict[tuple[int, str], np.ndarray] = {}
         self.example_clip = int(self.eligible[np.argmax(self.counts[self.eligible])]) if len(self.eligible) else -1
 
-    def add(self, layer: int, method: str, clip: int, features: np.ndarray) -> None:
-        """Cluster one clip's points (``position``: k-means on the positions) and score it."""
-        k = int(self.counts[clip]) + 1
+    def task(self, clip: int, features: np.ndarray, methods: tuple[str, ...]) -> tuple:
+        """The :func:`cluster_clip` task of one clip's points."""
+        return features, self.truth[clip], int(self.counts[clip]) + 1, methods, self.seed
+
+    def record(self, layer: int, clip: int, results: list[tuple[str, np.ndarray, dict]]) -> None:
+        """Keep the scores (and the example clip's clusters) :func:`cluster_clip` returned."""
+        for method, pred, scores in results:
+            self.scores.setdefault((layer, method), {})[clip] = scores
+            if clip == self.example_clip:
+                self.example[(layer, method)] = pred
+
+
+def cluster_clip(task: tuple) -> list[tuple[str, np.ndarray, dict]]:
+    """Cluster one clip's points by each method (``position``: k-means on the positions) and score them.
+
+    ``task`` is ``(features (n, d) in any float dtype, truth (T', H', W'), clusters, methods, seed)``; returns
+    ``(method, clusters (T', H', W'), scores)`` per method (run by the stage's executor).
+    """
+    features, truth, k, methods, seed = task
+    features = np.asarray(features, dtype=np.float64)
+    out = []
+    for method in methods:
         algorithm = "kmeans" if method == "position" else method
-        pred = cluster_tokens(features, k, algorithm, self.seed).reshape(self.truth[clip].shape)
-        self.scores.setdefault((layer, method), {})[clip] = clip_scores(self.truth[clip], pred, k)
-        if clip == self.example_clip:
-            self.example[(layer, method)] = pred
+        pred = cluster_tokens(features, k, algorithm, seed).reshape(truth.shape)
+        out.append((method, pred, clip_scores(truth, pred, k)))
+    return out
 
 
 def _cluster_rows(item, clusters: _ClipClusters, families: np.ndarray, n_boot: int, seed: int) -> list[dict[str, Any]]:
@@ -222,6 +240,11 @@ def _pair_mask(coverage: np.ndarray, i: int, j: int, min_coverage: float) -> np.
     """Tokens pooled for (i, j) in coverage (..., K, H', W'): i's coverage >= min and j's 0 (i == j: i's only)."""
     mask = coverage[..., i, :, :] >= min_coverage
     return mask if i == j else mask & (coverage[..., j, :, :] <= 0.0)
+
+
+def _oof_task(problem: tuple) -> np.ndarray:
+    """:func:`_oof` of one ``(X, Y, fold, groups, seed)`` problem (run by the stage's executor)."""
+    return _oof(*problem)
 
 
 def _oof(X: np.ndarray, Y: np.ndarray, fold: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
@@ -306,15 +329,23 @@ class _Leakage:
                     for name, score in self._score(state[clip, step, i], j, clip, step).items():
                         self.baseline[(i, j, name)] = score
 
-    def _score(self, X: np.ndarray, j: int, clip: np.ndarray, step: np.ndarray) -> dict[str, tuple[float, np.ndarray]]:
-        """R^2 (and replicates) of each target of slot ``j`` from ``X``, all targets in one ridge fit."""
-        ys = [self.targets[name][clip, step, j] for name in self.params.targets]
-        edges = np.cumsum([0] + [y.shape[1] for y in ys])
-        y = np.concatenate(ys, axis=1)
-        pred = _oof(X, y, self.clip_fold[clip], self.families[clip], self.seed)
+    def _problem(self, X: np.ndarray, j: int, clip: np.ndarray, step: np.ndarray) -> tuple:
+        """The :func:`_oof_task` of every target of slot ``j`` from ``X`` (all targets in one ridge fit)."""
+        y = np.concatenate([self.targets[name][clip, step, j] for name in self.params.targets], axis=1)
+        return X, y, self.clip_fold[clip], self.families[clip], self.seed
+
+    def _scores(self, problem: tuple, pred: np.ndarray, clip: np.ndarray) -> dict[str, tuple[float, np.ndarray]]:
+        """R^2 (and replicates) of each target from a problem's out-of-fold predictions."""
+        y = problem[1]
+        edges = np.cumsum([0] + [self.targets[name].shape[-1] for name in self.params.targets])
         fitted = np.isfinite(pred).all(axis=1)
         return {name: self.replicates.r2(clip[fitted], y[fitted, a:b], pred[fitted, a:b])
                 for name, a, b in zip(self.params.targets, edges[:-1], edges[1:])}
+
+    def _score(self, X: np.ndarray, j: int, clip: np.ndarray, step: np.ndarray) -> dict[str, tuple[float, np.ndarray]]:
+        """R^2 (and replicates) of each target of slot ``j`` from ``X``, all targets in one ridge fit."""
+        problem = self._problem(X, j, clip, step)
+        return self._scores(problem, _oof_task(problem), clip)
 
     def add_tokens(self, tokens: np.ndarray, start: int) -> None:
         """Pool the tokens (b, T', H', W', D) of clips ``start .. start + b`` for every pair's samples."""
@@ -330,16 +361,21 @@ class _Leakage:
                 summed = np.einsum("nhw,nhwd->nd", mask.astype(np.float64), tokens[clip[inside] - start, step[inside]])
                 self.features[(i, j)][inside] = summed / mask.sum(axis=(1, 2))[:, None]
 
-    def rows(self, item, layer: int) -> list[dict[str, Any]]:
+    def rows(self, item, layer: int, mapper: Callable[[Callable, list], list] = lambda fn, items: [fn(i) for i in items]
+             ) -> list[dict[str, Any]]:
         """Leakage entries and the summary (own, cross and pooled R^2, specificity) of the layer
-        whose tokens were last given to :meth:`add_tokens`."""
-        scores = {pair: self._score(self.features[pair].astype(np.float64), pair[1], clip, step)
-                  for pair, (clip, step) in self.samples.items()}
-        pooled_scores = []
+        whose tokens were last given to :meth:`add_tokens`; ``mapper`` runs the ridge fits
+        (:meth:`probekit.stages.StageContext.map`)."""
+        fits = [(pair, clip, self._problem(self.features[pair].astype(np.float64), pair[1], clip, step))
+                for pair, (clip, step) in self.samples.items()]
         for j in range(self.k):
             clip, step = np.nonzero(np.isfinite(self.state[:, :, j]).all(axis=-1))
             if len(clip) >= self.params.min_samples and len(np.unique(self.clip_fold[clip])) >= 2:
-                pooled_scores.append(self._score(self.pooled_all[clip, step].astype(np.float64), j, clip, step))
+                fits.append((("pooled", j), clip, self._problem(self.pooled_all[clip, step].astype(np.float64), j, clip, step)))
+        preds = mapper(_oof_task, [problem for _, _, problem in fits])
+        scored = [(key, self._scores(problem, pred, clip)) for (key, clip, problem), pred in zip(fits, preds)]
+        scores = {key: score for key, score in scored if key[0] != "pooled"}
+        pooled_scores = [score for key, score in scored if key[0] == "pooled"]
         rows = []
         for name in self.params.targets:
             own, cross = [], []
@@ -382,8 +418,9 @@ def _store_rows(item, params: _Params, context: StageContext) -> tuple[list[dict
     truth = labels_from_coverage(coverage)
     grid = truth.shape[1:]
     clusters = _ClipClusters(truth, params, context.seed)
+    positions = position_features(grid)
     for clip in clusters.eligible:
-        clusters.add(-1, "position", int(clip), position_features(grid))
+        clusters.record(-1, int(clip), cluster_clip(clusters.task(int(clip), positions, ("position",))))
     leakage = _Leakage(item, coverage, params, context.folds, context.seed, families)
     n = len(truth)
     rows: list[dict[str, Any]] = []
@@ -394,14 +431,14 @@ def _store_rows(item, params: _Params, context: StageContext) -> tuple[list[dict
             tokens = _read_tokens(item, layer, batch)  # (b, T', H', W', D)
             if tokens.shape[1:4] != grid:
                 raise BadOptionError(f"{item.path}: layer {layer} tokens have grid {tokens.shape[1:4]}, token_coverage {grid}; re-extract the store")
-            for clip in batch[np.isin(batch, clusters.eligible)]:
-                features = tokens[clip - start].reshape(-1, tokens.shape[-1])
-                for method in params.methods:
-                    clusters.add(layer, method, int(clip), features)
+            chosen = [int(clip) for clip in batch[np.isin(batch, clusters.eligible)]]
+            tasks = [clusters.task(clip, tokens[clip - start].reshape(-1, tokens.shape[-1]), tuple(params.methods)) for clip in chosen]
+            for clip, results in zip(chosen, context.map(cluster_clip, tasks)):
+                clusters.record(layer, clip, results)
             if leakage.samples:
-                leakage.add_tokens(tokens, start)
+                leakage.add_tokens(tokens.astype(np.float64), start)
         if leakage.samples:
-            rows += leakage.rows(item, layer)
+            rows += leakage.rows(item, layer, context.map)
     rows = _cluster_rows(item, clusters, families, params.n_boot, context.seed) + rows
     frames = _example_frames(item, clusters, clip_ids)
     return rows, frames

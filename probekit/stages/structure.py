@@ -17,6 +17,7 @@ measurements to make: any of ``invariance`` (with equivariance), ``disentangleme
 from __future__ import annotations
 
 import colorsys
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -297,37 +298,37 @@ def clip_factors(labels, rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[
     return factors, missing
 
 
-def _disentanglement_rows(item, layer: int, factors, groups, params: StructureParams, seed: int, folds: int) -> list[dict]:
+def _disentanglement_rows(task: tuple[str, int, np.ndarray, str], factors, families: np.ndarray, params: StructureParams,
+                          seed: int, folds: int) -> list[dict]:
+    """DCI and MIG rows of one (store label, layer, clip-mean codes, control) task (run by the stage's executor)."""
+    label, layer, codes, control = task
     rows = []
-    codes = np.asarray(item.features(layer, "mean"), dtype=np.float64)[groups.index.to_numpy()]
     categorical = tuple(name for name, (_, _, cat) in FACTORS.items() if cat)
-    families = groups.values
-    for control in ("none", "rotation"):
-        x = codes - codes.mean(axis=0)
-        if control == "rotation":
-            x = x @ random_rotation(x.shape[1], params.rotation_seed)
-        base = dict(layer=layer, pooling="clip_mean", control=control, n=len(x), n_families=len(set(families)))
-        method_note = f"importance: {params.dci_method}"
-        result = dci(x, factors, families, categorical=categorical, method=params.dci_method, folds=folds, seed=seed)
-        rows.append(_row(item.label, "dci_disentanglement", result.disentanglement, note=method_note, **base))
-        rows.append(_row(item.label, "dci_completeness", result.completeness, note=method_note, **base))
-        for name, value in result.completeness_per_factor.items():
-            rows.append(_row(item.label, "dci_completeness", value, factor=name, note=method_note, **base))
-        for name, value in result.informativeness.items():
-            kind = result.informativeness_kind[name]
-            truth, pred = result.predictions[name]
-            low, high = bootstrap_interval(_INFORMATIVENESS[kind], truth, pred, families, n_boot=params.n_boot, seed=seed)
-            rows.append(_row(item.label, f"dci_informativeness_{kind}", value, factor=name, ci_low=low, ci_high=high,
-                             note=f"{method_note}; out-of-fold, {'higher' if kind == 'accuracy' else 'lower'} is better", **base))
-        for name, reason in result.refused.items():
-            rows.append(_row(item.label, "dci_disentanglement", factor=name, note=f"n/a: {reason}", **base))
-        discrete = {name: discretise_factor(values, FACTORS[name][2]) for name, values in factors.items()}
-        gap = mig(x, discrete)
-        for name, value in gap.per_factor.items():
-            rows.append(_row(item.label, "mig", value, factor=name, note="20 equal-width bins per latent", **base))
-        for name, reason in gap.refused.items():
-            rows.append(_row(item.label, "mig", factor=name, note=f"n/a: {reason}", **base))
-        rows.append(_row(item.label, "mig", gap.value, note=f"mean over {len(gap.per_factor)} factors", **base))
+    x = codes - codes.mean(axis=0)
+    if control == "rotation":
+        x = x @ random_rotation(x.shape[1], params.rotation_seed)
+    base = dict(layer=layer, pooling="clip_mean", control=control, n=len(x), n_families=len(set(families)))
+    method_note = f"importance: {params.dci_method}"
+    result = dci(x, factors, families, categorical=categorical, method=params.dci_method, folds=folds, seed=seed)
+    rows.append(_row(label, "dci_disentanglement", result.disentanglement, note=method_note, **base))
+    rows.append(_row(label, "dci_completeness", result.completeness, note=method_note, **base))
+    for name, value in result.completeness_per_factor.items():
+        rows.append(_row(label, "dci_completeness", value, factor=name, note=method_note, **base))
+    for name, value in result.informativeness.items():
+        kind = result.informativeness_kind[name]
+        truth, pred = result.predictions[name]
+        low, high = bootstrap_interval(_INFORMATIVENESS[kind], truth, pred, families, n_boot=params.n_boot, seed=seed)
+        rows.append(_row(label, f"dci_informativeness_{kind}", value, factor=name, ci_low=low, ci_high=high,
+                         note=f"{method_note}; out-of-fold, {'higher' if kind == 'accuracy' else 'lower'} is better", **base))
+    for name, reason in result.refused.items():
+        rows.append(_row(label, "dci_disentanglement", factor=name, note=f"n/a: {reason}", **base))
+    discrete = {name: discretise_factor(values, FACTORS[name][2]) for name, values in factors.items()}
+    gap = mig(x, discrete)
+    for name, value in gap.per_factor.items():
+        rows.append(_row(label, "mig", value, factor=name, note="20 equal-width bins per latent", **base))
+    for name, reason in gap.refused.items():
+        rows.append(_row(label, "mig", factor=name, note=f"n/a: {reason}", **base))
+    rows.append(_row(label, "mig", gap.value, note=f"mean over {len(gap.per_factor)} factors", **base))
     return rows
 
 
@@ -381,14 +382,21 @@ def _disentanglement_part(context: StageContext, clips: pd.DataFrame, params: St
     if not factors or groups.nunique() < 4:
         notes.append("no clip-level factors over at least 4 families (DCI and MIG need the world file's labels)")
         return []
-    rows = []
+    pieces: list[list[dict] | int] = []  # rows as they are, or the index of the task whose rows go there
+    tasks = []
     for item in context.inputs:
-        rows += [_row(item.label, "dci_disentanglement", factor=name, note=f"n/a: {reason}") for name, reason in missing.items()]
+        pieces.append([_row(item.label, "dci_disentanglement", factor=name, note=f"n/a: {reason}") for name, reason in missing.items()])
         for layer in params.layers_of(item.store.layers):
             if "mean" in item.store.feature_kinds(layer):
-                context.log(f"structure: DCI and MIG of {item.label} layer {layer}")
-                rows += _disentanglement_rows(item, layer, factors, groups, params, context.seed, context.folds)
-    return rows
+                codes = np.asarray(item.features(layer, "mean"), dtype=np.float64)[groups.index.to_numpy()]
+                for control in ("none", "rotation"):
+                    pieces.append(len(tasks))
+                    tasks.append((item.label, layer, codes, control))
+    context.log(f"structure: DCI and MIG of {len(tasks) // 2} store x layer codes (each also randomly rotated)")
+    fit = functools.partial(_disentanglement_rows, factors=factors, families=groups.values, params=params, seed=context.seed,
+                            folds=context.folds)
+    results = context.map(fit, tasks)
+    return [row for piece in pieces for row in (results[piece] if isinstance(piece, int) else piece)]
 
 
 def run(context: StageContext) -> pd.DataFrame:
