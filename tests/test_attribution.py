@@ -267,3 +267,34 @@ def test_interrupted_attribute_resumes_to_the_same_maps_and_table(tiny_run):
         ha.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
         for name in names:
             assert np.array_equal(ha[name][()], hb[name][()], equal_nan=True), name
+
+
+def test_probed_layer_tokens_stop_at_the_layer_and_equal_the_full_forward(tiny_encoder):
+    """Blocks above the probed layer are skipped: the tokens and their gradients are transformers' own."""
+    from transformers import VideoMAEConfig, VideoMAEModel
+
+    from probekit.attribution.model import _hidden_state, layer_tokens
+
+    video, layout, _ = _probe_model(tiny_encoder)
+    x = encoder_input(tiny_encoder, video)
+    model = tiny_encoder.model
+    n_blocks = len(model.encoder.layer)
+    for layer in range(n_blocks + 1):
+        full_input = x.clone().requires_grad_(True)
+        full = model(full_input, output_hidden_states=True, skip_predictor=True).hidden_states[layer]
+        full_input_grad, = torch.autograd.grad(full.square().sum(), full_input)
+        cut_input = x.clone().requires_grad_(True)
+        cut = layer_tokens(tiny_encoder, cut_input, layer, layout)
+        cut_input_grad, = torch.autograd.grad(cut.square().sum(), cut_input)
+        n_special = full.shape[1] - int(np.prod(layout.grid))
+        torch.testing.assert_close(cut.reshape(1, -1, full.shape[-1]), full[:, n_special:], rtol=0, atol=0)
+        torch.testing.assert_close(cut_input_grad, full_input_grad, rtol=1e-5, atol=1e-7)
+
+    videomae = VideoMAEModel(VideoMAEConfig(image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=16,
+                                            num_hidden_layers=3, num_attention_heads=2, intermediate_size=32)).eval()
+    clip = torch.randn(1, 4, 3, 32, 32)
+    with torch.no_grad():
+        reference = videomae(clip, output_hidden_states=True).hidden_states
+        for layer in range(len(reference)):
+            torch.testing.assert_close(_hidden_state(videomae, layer, lambda: videomae(clip, output_hidden_states=True)),
+                                       reference[layer], rtol=0, atol=0)

@@ -10,6 +10,7 @@ are summed over colour channels and brought back to frame pixels by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -58,6 +59,36 @@ def encoder_input(encoder: Encoder, video: np.ndarray) -> torch.Tensor:
     )
 
 
+class _BlockReached(Exception):
+    """Raised by a forward hook once the block whose output is wanted has run (the rest is never computed)."""
+
+
+def _hidden_state(model: torch.nn.Module, layer: int, forward: Callable[[], Any]) -> torch.Tensor:
+    """``forward().hidden_states[layer]``, stopping after block ``layer - 1`` when the model's blocks are known.
+
+    transformers' video encoders keep their blocks in ``model.encoder.layer`` and record hidden
+    state ``k >= 1`` as block ``k - 1``'s output, so the blocks above the probed layer, which cannot
+    change its tokens, need not run (nor be differentiated through). Other models run whole.
+    """
+    blocks = getattr(getattr(model, "encoder", None), "layer", None)
+    if not isinstance(blocks, torch.nn.ModuleList) or not 1 <= layer < len(blocks):
+        return forward().hidden_states[layer]
+    caught: list[torch.Tensor] = []
+
+    def stop(module: torch.nn.Module, args: Any, output: Any) -> None:
+        caught.append(output[0] if isinstance(output, tuple) else output)
+        raise _BlockReached
+
+    handle = blocks[layer - 1].register_forward_hook(stop)
+    try:
+        output = forward()
+    except _BlockReached:
+        return caught[0]
+    finally:
+        handle.remove()
+    return output.hidden_states[layer]
+
+
 def layer_tokens(encoder: Encoder, pixels: torch.Tensor, layer: int, layout: TokenLayout) -> torch.Tensor:
     """Patch tokens ``(B, T', H', W', D)`` of ``layer`` for preprocessed input ``(B, T, C, h, w)``, with gradients."""
     from probekit.encoders.hf import HFImageEncoder, HFVideoEncoder
@@ -69,7 +100,7 @@ def layer_tokens(encoder: Encoder, pixels: torch.Tensor, layer: int, layout: Tok
         kwargs = {"output_hidden_states": True}
         if encoder.model.config.model_type == "vjepa2":
             kwargs["skip_predictor"] = True
-        hidden = encoder.model(pixels, **kwargs).hidden_states[layer]
+        hidden = _hidden_state(encoder.model, layer, lambda: encoder.model(pixels, **kwargs))
         n_special = hidden.shape[1] - int(np.prod(grid))
         return hidden[:, n_special:].reshape(b, *grid, hidden.shape[-1])
     if isinstance(encoder, HFImageEncoder):
