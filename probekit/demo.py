@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from probekit.errors import BadOptionError
 
@@ -129,7 +129,7 @@ def run_demo(
     DemoResult
         Paths of the world file, stores, run directory and report.
     """
-    from probekit.extraction.run import ExtractConfig, run_extract
+    from probekit.extraction.run import ExtractConfig
     from probekit.report.build import write_report
     from probekit.formats.store import Store
     from probekit.worlds import VIOLATIONS, generate_world
@@ -158,28 +158,33 @@ def run_demo(
     world = generate_world(out / "worlds.h5", clips=sizes.clips, seed=seed, frames=sizes.frames, size=sizes.size,
                            scenarios=",".join(sizes.scenarios) if sizes.scenarios else None,
                            violations=",".join(VIOLATIONS) if sizes.twins else "", counterfactuals=sizes.twins,
-                           near_miss=sizes.twins or sizes.near_miss, overwrite=True, progress=False)
+                           near_miss=sizes.twins or sizes.near_miss, overwrite=True, progress=False, workers=threads)
     lap("generate")
 
-    def extract(name: str, encoder: str, init: str = "pretrained", dtype: str = "float16", data: Path | None = None,
-                pool: str = DEMO_POOL, surprise: bool = False) -> Path:
-        config = ExtractConfig(data=str(data or world), out=str(out / f"{name}.h5"), encoder=encoder, init=init, seed=seed,
-                               layers="all", pool=pool, dtype=dtype, batch_size=8, device="cpu",
-                               overwrite=True, threads=threads, progress=False, surprise=surprise)
-        return run_extract(config)
+    def config(name: str, encoder: str, init: str = "pretrained", dtype: str = "float16", data: Path | None = None,
+               pool: str = DEMO_POOL, surprise: bool = False) -> ExtractConfig:
+        return ExtractConfig(data=str(data or world), out=str(out / f"{name}.h5"), encoder=encoder, init=init, seed=seed,
+                             layers="all", pool=pool, dtype=dtype, batch_size=8, device="cpu",
+                             overwrite=True, threads=threads, progress=False, surprise=surprise)
+
+    from probekit.encoders import tiny
 
     log("demo: 2/4 extracting layer-wise latents (tiny-vjepa2, pixels)")
-    stores: dict[str, Path] = {"tiny-vjepa2": extract("tiny-vjepa2", "tiny-vjepa2")}
+    with_twin = tiny.TINY_VJEPA2_WEIGHTS.is_file()  # confirmed below by what the store records
+    configs = {"tiny-vjepa2": config("tiny-vjepa2", "tiny-vjepa2")}
+    if with_twin:
+        configs["tiny-vjepa2-random"] = config("tiny-vjepa2-random", "tiny-vjepa2", init="random")
+    configs["pixels"] = config("pixels", "pixels", dtype="float32")
+    stores = extract_stores(configs, jobs=threads if with_twin else 1)
     with Store(stores["tiny-vjepa2"]) as store:
         trained = str(store.attrs.get("weights", "")) == "trained"
     if trained:
-        log("demo: tiny-vjepa2 uses its shipped trained weights; adding its random-weight twin")
-        stores["tiny-vjepa2-random"] = extract("tiny-vjepa2-random", "tiny-vjepa2", init="random")
+        log("demo: tiny-vjepa2 uses its shipped trained weights; its random-weight twin was extracted beside it")
     else:
+        stores.pop("tiny-vjepa2-random", None)
         log("demo: NOTE tiny-vjepa2 has no trained weights in this installation: its latents come from RANDOM "
             "(untrained) weights, so it is its own random-weight twin; the planted-signal encoder is added as a "
             "known-answer reference")
-    stores["pixels"] = extract("pixels", "pixels", dtype="float32")
     if not trained:
         stores["planted"] = write_planted_reference(stores["tiny-vjepa2"], out / "planted.h5", seed=seed)
     lap("extract")
@@ -197,7 +202,7 @@ def run_demo(
               n_boot=sizes.n_boot, threads=1, jobs=threads, stages=stages, log=lambda line: log(f"  {line}"))
     lap("probe")
     if voe_stages:
-        _voe_stages(out, run_dir, sizes, voe_stages, seed, extract, log, with_twin=trained, jobs=threads)
+        _voe_stages(out, run_dir, sizes, voe_stages, seed, config, log, with_twin=trained, jobs=threads)
         lap("voe")
     if sizes.attribution_clips > 0:
         _attribute(run_dir, world, sizes, seed, log)
@@ -209,7 +214,7 @@ def run_demo(
     return DemoResult(out, world, stores, run_dir, report, trained, seconds)
 
 
-def _voe_stages(out: Path, run_dir: Path, sizes: DemoSizes, stages: list[str], seed: int, extract: Callable[..., Path],
+def _voe_stages(out: Path, run_dir: Path, sizes: DemoSizes, stages: list[str], seed: int, config: Callable[..., Any],
                 log: Callable[[str], None], with_twin: bool, jobs: int = 1) -> None:
     """The twin stages (surprise per principle, structure) on a violation-of-expectation set, added to the run.
 
@@ -225,13 +230,15 @@ def _voe_stages(out: Path, run_dir: Path, sizes: DemoSizes, stages: list[str], s
         f"every twin and both counterfactuals): {', '.join(stages)}")
     world = generate_world(out / "voe-worlds.h5", clips=sizes.voe_clips, seed=seed + 1, frames=sizes.frames, size=sizes.size,
                            scenarios=VOE_PRESET["scenarios"], violations=VOE_PRESET["violations"], counterfactuals=True,
-                           overwrite=True, progress=False)
+                           overwrite=True, progress=False, workers=jobs)
     surprise = "surprise" in stages
     pool = "mean,time,object"
-    paths = [extract("tiny-vjepa2-voe", "tiny-vjepa2", data=world, pool=pool, surprise=surprise)]
+    configs = {"tiny-vjepa2": config("tiny-vjepa2-voe", "tiny-vjepa2", data=world, pool=pool, surprise=surprise)}
     if with_twin:
-        paths.append(extract("tiny-vjepa2-random-voe", "tiny-vjepa2", init="random", data=world, pool=pool, surprise=surprise))
-    paths.append(extract("pixels-voe", "pixels", dtype="float32", data=world, pool=pool))
+        configs["tiny-vjepa2-random"] = config("tiny-vjepa2-random-voe", "tiny-vjepa2", init="random", data=world, pool=pool,
+                                               surprise=surprise)
+    configs["pixels"] = config("pixels-voe", "pixels", dtype="float32", data=world, pool=pool)
+    paths = list(extract_stores(configs, jobs=jobs).values())
     provenance = {"data": os.path.relpath(world.resolve(), run_dir.resolve()),
                   "stores": [os.path.relpath(p.resolve(), run_dir.resolve()) for p in paths]}
     for stage in stages:
@@ -239,6 +246,29 @@ def _voe_stages(out: Path, run_dir: Path, sizes: DemoSizes, stages: list[str], s
                                        log=lambda line: log(f"  {line}"), jobs=jobs)
         if table is not None:
             add_stage_to_run(run_dir, stage, table, provenance)
+
+
+def extract_stores(configs: dict[str, Any], jobs: int = 1) -> dict[str, Path]:
+    """Run :func:`probekit.extraction.run.run_extract` for each config, in up to ``jobs`` worker processes.
+
+    With several workers each config's torch threads are divided among them (the stores equal a
+    serial run's). Returns name -> store path, in the order given.
+    """
+    from dataclasses import replace
+
+    from probekit.extraction.run import run_extract
+
+    workers = max(1, min(int(jobs), len(configs)))
+    if workers == 1:
+        return {name: run_extract(config) for name, config in configs.items()}
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    per_worker = max(1, int(next(iter(configs.values())).threads or 1) // workers)
+    # joblib's fresh worker processes (torch is not fork-safe once imported; the caller's script is
+    # not re-run), released when done so that an encoder's memory never stays in the probe workers
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        paths = list(pool.map(run_extract, [replace(config, threads=per_worker) for config in configs.values()]))
+    return dict(zip(configs, paths))
 
 
 def _attribute(run_dir: Path, world: Path, sizes: DemoSizes, seed: int, log: Callable[[str], None]) -> None:
