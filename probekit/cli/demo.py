@@ -17,7 +17,7 @@ def demo(
     out: Path = typer.Option(Path("reports/demo"), "--out", help="Folder for the world file, stores, run directory and report."),
     quick: bool = typer.Option(False, "--quick", help="Smaller sizes (fewer clips, 3 folds): about half the time."),
     seed: int = typer.Option(0, "--seed", help="Seed of the worlds, random weights, folds and bootstraps."),
-    threads: int = typer.Option(2, "--threads", help="CPU threads for extraction and probing."),
+    threads: int = typer.Option(2, "--threads", help="CPU cores to use: torch threads of extraction, worker processes of probing and its stages."),
 ) -> None:
     """Generate a small world set, extract it with the embedded encoders, probe, and write the report.
 
