@@ -109,3 +109,40 @@ def test_unreachable_scheduler_is_one_error_line(store, tmp_path, run_cli):
 def test_jobs_and_scheduler_together_are_refused(store, tmp_path, run_cli):
     proc = run_cli("probe", store, "--out", tmp_path / "run", *ARGS, "--jobs", "2", "--scheduler", "tcp://127.0.0.1:9")
     assert proc.returncode == 2 and proc.stderr.startswith("error: --jobs and --scheduler")
+
+
+BINDING_SUITE = """
+[suite]
+name = "tiny-binding"
+readouts = ["linear"]
+targets = ["velocity"]
+controls = []
+folds = 4
+n_boot = 20
+stages = ["binding"]
+[stages.binding]
+n_boot = 50
+targets = ["velocity"]
+"""
+
+
+@pytest.mark.slow  # two probe runs with the binding stage and a LocalCluster: about a minute on 2 cores
+def test_dask_cluster_runs_the_stage_pieces_and_reproduces_the_serial_table(tmp_path, run_cli):
+    """The binding stage's clusterings and leakage fits run on the cluster's workers; its table does not move."""
+    distributed = pytest.importorskip("distributed")
+    from probekit.testing.planted_tokens import write_token_store
+
+    store = write_token_store(tmp_path / "tokens.h5", n_clips=24, n_steps=3)
+    (tmp_path / "binding.toml").write_text(BINDING_SUITE)
+    args = ["--suite", str(tmp_path / "binding.toml"), "--quiet", "--threads", "1"]
+    serial = run_cli("probe", store, "--out", tmp_path / "serial", *args)
+    assert serial.returncode == 0, serial.stderr
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
+        proc = run_cli("probe", store, "--out", tmp_path / "dask", *args, "--scheduler", cluster.scheduler_address)
+        assert proc.returncode == 0, proc.stderr
+        with distributed.Client(cluster) as client:
+            prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert "cluster_clip" in prefixes and "oof_task" in prefixes
+    for table in ("binding", "binding_frames"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "dask" / "tables" / f"{table}.parquet"),
+                                      pd.read_parquet(tmp_path / "serial" / "tables" / f"{table}.parquet"), check_exact=True)
