@@ -8,7 +8,9 @@ with the reason; the run records it and goes on.
 
 To add a stage: write one module in this package that defines ``run(context) -> DataFrame`` and
 calls ``register_stage(Stage(...))`` at import, add it to ``BUILTIN_STAGE_MODULES``, and add its
-report section under :mod:`probekit.report.sections`.
+report section under :mod:`probekit.report.sections`. Independent pieces of a stage (one fit per
+store x layer, one clustering per clip) go through :meth:`StageContext.map`, which runs them on
+the run's ``--jobs`` workers or ``--scheduler`` cluster and returns them in order.
 """
 
 from __future__ import annotations
