@@ -16,6 +16,15 @@ from probekit.metrics import contrast_bootstrap, paired_bootstrap
 from probekit.evaluation.oof import OOF
 
 
+#: Score problems per worker handed to an executor at once.
+SCORE_BATCH = 16
+
+
+def score_task(problem: dict) -> list[dict]:
+    """:func:`score_rows` of one problem (:meth:`SweepScoring._score_problem`; run by an executor)."""
+    return score_rows(**problem)
+
+
 class SweepScoring:
     """The scoring half of :class:`probekit.evaluation.sweep.Sweep` (state lives on the sweep)."""
 
@@ -36,38 +45,38 @@ class SweepScoring:
                 return data
         raise KeyError((name, slot))
 
-    def _score_oof(self, data: TargetData, oof: OOF, by_scenario: bool = True, y_all: np.ndarray | None = None) -> list[dict]:
+    def _score_problem(self, data: TargetData, oof: OOF, by_scenario: bool = True, y_all: np.ndarray | None = None) -> dict:
+        """The arguments of :func:`score_rows` for one set of out-of-fold predictions."""
         y = (data.y if y_all is None else y_all)[oof.idx]
         sym = None if data.symmetry is None else data.symmetry[oof.idx]
         half = None if data.half_extents is None else data.half_extents[oof.idx]
-        return score_rows(
-            data.spec.kind, y, oof.pred, oof.score, oof.fold, self.families[data.clip[oof.idx]], self.scenarios[data.clip[oof.idx]],
-            n_boot=self.suite.n_boot, seed=self.seed, symmetry=sym, half=half, by_scenario=by_scenario,
-        )
+        return dict(kind=data.spec.kind, y=y, pred=oof.pred, score=oof.score, fold=oof.fold, families=self.families[data.clip[oof.idx]],
+                    scenarios=self.scenarios[data.clip[oof.idx]], n_boot=self.suite.n_boot, seed=self.seed, symmetry=sym, half=half,
+                    by_scenario=by_scenario)
 
-    def _score_all(self) -> None:
+    def _score_oof(self, data: TargetData, oof: OOF, by_scenario: bool = True, y_all: np.ndarray | None = None) -> list[dict]:
+        return score_task(self._score_problem(data, oof, by_scenario, y_all))
+
+    def _score_all(self, executor=None) -> None:
+        """Score rows of every (store, target, slot, readout, control, layer), the bootstraps run by ``executor``
+        in batches (memory stays bounded), recorded in the serial order."""
         self.log("scoring")
+        planned: list[tuple] = []
         for (store, target, slot, readout, control), by_layer in self.oof.items():
-            data = self._task(store, target, slot)
-            meta = self._store_meta(store)
-            row_control = control if control != "none" else meta["store_control"]
             for layer, oof in sorted(by_layer.items()):
-                if len(oof.idx) == 0:
-                    continue
-                base = {
-                    "store": store, "store_hash": meta["store_hash"], "encoder": meta["encoder"], "weights": meta["weights"],
-                    "layer": int(layer), "target": target, "slot": int(slot), "readout": readout, "control": row_control,
-                    "unit": "deg" if data.spec.kind == "rotation" else ("1" if data.spec.kind == "binary" else data.spec.unit), "note": "",
-                }
+                if len(oof.idx):
+                    planned.append((store, target, slot, readout, control, layer, oof))
+        size = SCORE_BATCH * max(1, int(getattr(executor, "batch", 1)))
+        for start in range(0, len(planned), size):
+            chunk = planned[start : start + size]
+            problems = []
+            for store, target, slot, readout, control, layer, oof in chunk:
+                data = self._task(store, target, slot)
                 y_all = control_labels(self.grid_of[store].labels, self.scenarios, data, seed=self.seed) if control == "control_task" else None
-                rows = self._score_oof(data, oof, y_all=y_all)
-                for row in rows:
-                    unit = data.spec.unit if row["metric"] == "mae" else ("deg" if row["metric"] == "geodesic_deg" else "1")
-                    self.result.rows.append({**base, **row, "unit": unit})
-                if control == "control_task":
-                    task = self.oof.get((store, target, slot, readout, "none"), {}).get(layer)
-                    if task is not None:
-                        self.result.rows.append({**base, **self._selectivity(store, data, task, oof), "unit": "1"})
+                problems.append(self._score_problem(data, oof, y_all=y_all))
+            scored = executor.map(score_task, problems) if executor is not None else [score_task(p) for p in problems]
+            for (store, target, slot, readout, control, layer, oof), rows in zip(chunk, scored):
+                self._record_scores(store, target, slot, readout, control, layer, oof, rows)
         for skip in self.result.skipped:
             self.result.rows.append(
                 {
@@ -76,6 +85,24 @@ class SweepScoring:
                     "score": np.nan, "ci_low": np.nan, "ci_high": np.nan, "fold_scores": "[]", "n": 0, "n_families": 0, "unit": "", "note": skip["note"],
                 }
             )
+
+    def _record_scores(self, store: str, target: str, slot: int, readout: str, control: str, layer: int, oof: OOF,
+                       rows: list[dict]) -> None:
+        data = self._task(store, target, slot)
+        meta = self._store_meta(store)
+        row_control = control if control != "none" else meta["store_control"]
+        base = {
+            "store": store, "store_hash": meta["store_hash"], "encoder": meta["encoder"], "weights": meta["weights"],
+            "layer": int(layer), "target": target, "slot": int(slot), "readout": readout, "control": row_control,
+            "unit": "deg" if data.spec.kind == "rotation" else ("1" if data.spec.kind == "binary" else data.spec.unit), "note": "",
+        }
+        for row in rows:
+            unit = data.spec.unit if row["metric"] == "mae" else ("deg" if row["metric"] == "geodesic_deg" else "1")
+            self.result.rows.append({**base, **row, "unit": unit})
+        if control == "control_task":
+            task = self.oof.get((store, target, slot, readout, "none"), {}).get(layer)
+            if task is not None:
+                self.result.rows.append({**base, **self._selectivity(store, data, task, oof), "unit": "1"})
 
     def _paired(self, data: TargetData, a: OOF, b: OOF) -> tuple[str, float, float, float, int]:
         """Paired bootstrap of the primary metric on the samples both predictions cover."""

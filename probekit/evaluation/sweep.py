@@ -294,7 +294,7 @@ class Sweep(SweepPlanning, SweepScoring):
                 batch = []
         if batch:
             self._run_batch(executor, batch)
-        self._score_all()
+        self._score_all(executor)
         self._select()
         self._compare()
         self._conditional()
