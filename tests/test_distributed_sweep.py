@@ -13,6 +13,8 @@ import pytest
 
 from probekit.testing import write_planted_store
 
+from binding_suite import BINDING_SUITE
+
 #: A small suite: ridge groups, logistic paths, control tasks and a torch readout (MLP).
 SUITE = """
 [suite]
@@ -110,20 +112,6 @@ def test_jobs_and_scheduler_together_are_refused(store, tmp_path, run_cli):
     proc = run_cli("probe", store, "--out", tmp_path / "run", *ARGS, "--jobs", "2", "--scheduler", "tcp://127.0.0.1:9")
     assert proc.returncode == 2 and proc.stderr.startswith("error: --jobs and --scheduler")
 
-
-BINDING_SUITE = """
-[suite]
-name = "tiny-binding"
-readouts = ["linear"]
-targets = ["velocity"]
-controls = []
-folds = 4
-n_boot = 20
-stages = ["binding"]
-[stages.binding]
-n_boot = 50
-targets = ["velocity"]
-"""
 
 
 @pytest.mark.slow  # two probe runs with the binding stage and a LocalCluster: about a minute on 2 cores

@@ -11,6 +11,8 @@ from probekit.stages import StageContext, StageSkipped, get_stage
 from probekit.testing.planted import write_planted_store
 from probekit.testing.planted_tokens import TOKEN_FORMS, write_token_store
 
+from binding_suite import BINDING_SUITE
+
 
 def _value(table, layer, method, scope, metric, target=""):
     rows = table[(table["layer"] == layer) & (table["method"] == method) & (table["scope"] == scope)
@@ -19,18 +21,7 @@ def _value(table, layer, method, scope, metric, target=""):
     return rows.iloc[0]
 
 
-SUITE = """[suite]
-name = "binding-test"
-readouts = ["linear"]
-targets = ["velocity"]
-controls = []
-folds = 4
-n_boot = 20
-stages = ["binding"]
-[stages.binding]
-n_boot = 100
-targets = ["velocity"]
-"""
+SUITE = BINDING_SUITE
 
 
 @pytest.fixture(scope="module")
