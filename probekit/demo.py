@@ -175,6 +175,8 @@ def run_demo(
     if with_twin:
         configs["tiny-vjepa2-random"] = config("tiny-vjepa2-random", "tiny-vjepa2", init="random")
     configs["pixels"] = config("pixels", "pixels", dtype="float32")
+    # without trained weights only one encoder is extracted (pixels takes about a second): a worker
+    # process would cost more to start than it saves
     stores = extract_stores(configs, jobs=threads if with_twin else 1)
     with Store(stores["tiny-vjepa2"]) as store:
         trained = str(store.attrs.get("weights", "")) == "trained"

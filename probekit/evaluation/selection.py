@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from probekit.evaluation.controls import control_labels
+from probekit.evaluation.executors import Executor
 from probekit.evaluation.scoring import HIGHER_IS_BETTER, METRICS, score_rows
 from probekit.evaluation.targets import TargetData
 from probekit.metrics import contrast_bootstrap, paired_bootstrap
@@ -57,26 +58,25 @@ class SweepScoring:
     def _score_oof(self, data: TargetData, oof: OOF, by_scenario: bool = True, y_all: np.ndarray | None = None) -> list[dict]:
         return score_task(self._score_problem(data, oof, by_scenario, y_all))
 
-    def _score_all(self, executor=None) -> None:
+    def _score_all(self, executor: Executor) -> None:
         """Score rows of every (store, target, slot, readout, control, layer), the bootstraps run by ``executor``
         in batches (memory stays bounded), recorded in the serial order."""
         self.log("scoring")
         planned: list[tuple] = []
         for (store, target, slot, readout, control), by_layer in self.oof.items():
+            data = self._task(store, target, slot)
             for layer, oof in sorted(by_layer.items()):
                 if len(oof.idx):
-                    planned.append((store, target, slot, readout, control, layer, oof))
-        size = SCORE_BATCH * max(1, int(getattr(executor, "batch", 1)))
+                    planned.append((store, data, readout, control, layer, oof))
+        size = SCORE_BATCH * executor.batch
         for start in range(0, len(planned), size):
             chunk = planned[start : start + size]
             problems = []
-            for store, target, slot, readout, control, layer, oof in chunk:
-                data = self._task(store, target, slot)
+            for store, data, _, control, _, oof in chunk:
                 y_all = control_labels(self.grid_of[store].labels, self.scenarios, data, seed=self.seed) if control == "control_task" else None
                 problems.append(self._score_problem(data, oof, y_all=y_all))
-            scored = executor.map(score_task, problems) if executor is not None else [score_task(p) for p in problems]
-            for (store, target, slot, readout, control, layer, oof), rows in zip(chunk, scored):
-                self._record_scores(store, target, slot, readout, control, layer, oof, rows)
+            for (store, data, readout, control, layer, oof), rows in zip(chunk, executor.map(score_task, problems)):
+                self._record_scores(store, data, readout, control, layer, oof, rows)
         for skip in self.result.skipped:
             self.result.rows.append(
                 {
@@ -86,9 +86,9 @@ class SweepScoring:
                 }
             )
 
-    def _record_scores(self, store: str, target: str, slot: int, readout: str, control: str, layer: int, oof: OOF,
+    def _record_scores(self, store: str, data: TargetData, readout: str, control: str, layer: int, oof: OOF,
                        rows: list[dict]) -> None:
-        data = self._task(store, target, slot)
+        target, slot = data.spec.name, data.slot
         meta = self._store_meta(store)
         row_control = control if control != "none" else meta["store_control"]
         base = {

@@ -361,8 +361,7 @@ class _Leakage:
                 summed = np.einsum("nhw,nhwd->nd", mask.astype(np.float64), tokens[clip[inside] - start, step[inside]])
                 self.features[(i, j)][inside] = summed / mask.sum(axis=(1, 2))[:, None]
 
-    def rows(self, item, layer: int, mapper: Callable[[Callable, list], list] = lambda fn, items: [fn(i) for i in items]
-             ) -> list[dict[str, Any]]:
+    def rows(self, item, layer: int, mapper: Callable[[Callable, list], list]) -> list[dict[str, Any]]:
         """Leakage entries and the summary (own, cross and pooled R^2, specificity) of the layer
         whose tokens were last given to :meth:`add_tokens`; ``mapper`` runs the ridge fits
         (:meth:`probekit.stages.StageContext.map`)."""
