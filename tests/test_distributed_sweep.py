@@ -108,6 +108,17 @@ def test_unreachable_scheduler_is_one_error_line(store, tmp_path, run_cli):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://host", "tcp://host:port", " "])
+def test_malformed_scheduler_address_is_one_error_line(store, tmp_path, run_cli, address):
+    """An address without a port (or empty) is refused before a dask client is made: no shutdown traceback."""
+    pytest.importorskip("distributed")
+    proc = run_cli("probe", store, "--out", tmp_path / "run", *ARGS, "--scheduler", address)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: --scheduler") and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
 def test_jobs_and_scheduler_together_are_refused(store, tmp_path, run_cli):
     proc = run_cli("probe", store, "--out", tmp_path / "run", *ARGS, "--jobs", "2", "--scheduler", "tcp://127.0.0.1:9")
     assert proc.returncode == 2 and proc.stderr.startswith("error: --jobs and --scheduler")
