@@ -13,9 +13,22 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def pick_device(name: str) -> torch.device:
-    """``auto`` -> cuda, then mps, then cpu; others are checked for availability."""
+    """``auto`` -> cuda, then mps, then cpu; others are checked for availability.
+
+    ``cuda:N`` names one GPU of several (checked against ``torch.cuda.device_count()``).
+    """
+    kind, _, index = str(name).partition(":")
+    if kind == "cuda" and index:
+        if not index.isdigit():
+            raise BadOptionError(f"--device {name!r}: give cuda or cuda:N with N a GPU index such as 0")
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if int(index) >= count:
+            if not count:
+                raise BadOptionError(f"--device {name}: no CUDA device is available; use --device cpu or auto")
+            raise BadOptionError(f"--device {name}: {count} CUDA device(s) are available; use cuda:0 .. cuda:{count - 1}")
+        return torch.device("cuda", int(index))
     if name not in DEVICES:
-        raise BadOptionError(f"--device {name!r}: use one of {', '.join(DEVICES)}")
+        raise BadOptionError(f"--device {name!r}: use one of {', '.join(DEVICES)} (or cuda:N)")
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))

@@ -214,6 +214,36 @@ def test_attribute_refuses_another_world_file_in_one_line(tiny_run, tmp_path):
     assert bad.returncode == 2 and "use one of ig, saliency" in bad.stderr
 
 
+@pytest.mark.parametrize("option, value, expect", [
+    ("--slots", "9", "--slots 9: the world file has"),
+    ("--slots", "-1", "--slots -1: slots are numbered from 0"),
+    ("--slots", "", "--slots: empty"),
+    ("--targets", "", "--targets: empty"),
+    ("--method", "", "--method: empty"),
+    ("--layer", "-1", "--layer -1: layers are numbered from 0"),
+    ("--device", "tpu", "--device 'tpu'"),
+    ("--device", "cuda:x", "--device 'cuda:x'"),
+])
+def test_attribute_refuses_bad_options_in_one_line_and_writes_nothing(tiny_run, option, value, expect):
+    """Out-of-range slots and layers, empty lists and unknown devices: one error line, exit 2, no file."""
+    world, run_dir = tiny_run
+    before = sorted(p.name for p in run_dir.rglob("*"))
+    done = _cli("attribute", run_dir, "--data", world, "--clips", "1", "--sanity-clips", "0", option, value)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr[-2000:]
+    assert lines[0].startswith(f"error: {expect}"), lines[0]
+    assert sorted(p.name for p in run_dir.rglob("*")) == before
+
+
+def test_attribute_on_a_missing_gpu_is_one_error_line(tiny_run):
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    world, run_dir = tiny_run
+    for device in ("cuda", "cuda:1"):
+        done = _cli("attribute", run_dir, "--data", world, "--clips", "1", "--device", device)
+        assert done.returncode == 2 and done.stderr.strip() == f"error: --device {device}: no CUDA device is available; use --device cpu or auto"
+
+
 def test_interrupted_attribute_resumes_to_the_same_maps_and_table(tiny_run):
     import shutil
 

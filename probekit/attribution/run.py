@@ -64,6 +64,18 @@ class AttributeConfig:
 
 
 def _validate(config: AttributeConfig) -> None:
+    if not config.targets:
+        raise BadOptionError("--targets: empty; give a comma list of per-step targets such as contact,velocity")
+    if not config.methods:
+        raise BadOptionError("--method: empty; give a comma list of ig, saliency, smoothgrad, occlusion, ablation")
+    if not config.slots:
+        raise BadOptionError("--slots: empty; give a comma list of object slots such as 0,1")
+    negative = [slot for slot in config.slots if slot < 0]
+    if negative:
+        raise BadOptionError(f"--slots {negative[0]}: slots are numbered from 0 (slot 0 is the world's first object)")
+    if config.layer is not None and config.layer < 0:
+        raise BadOptionError(f"--layer {config.layer}: layers are numbered from 0 (hidden state 0 is the embedding); "
+                             "leave it out to explain the layer the run's inner CV chose")
     if config.clips < 1:
         raise BadOptionError(f"--clips {config.clips}: give at least 1 clip")
     if config.baseline not in BASELINES:
@@ -172,7 +184,12 @@ def run_attribute(config: AttributeConfig, log: Callable[[str], None] | None = N
     """
     from probekit.rundir import load_run
 
+    from dataclasses import replace
+
+    from probekit.devices import pick_device
+
     _validate(config)
+    config = replace(config, device=str(pick_device(config.device)))  # auto, cuda, cuda:N checked and resolved
     run = load_run(config.run).engine_view()
     quiet = log is None
     log = log or (lambda line: None)
@@ -230,6 +247,10 @@ def _attribute_store(run, label, path, config, options, suite_params, units, ski
             module.eval().requires_grad_(False)
         source = _world_source(store, Path(config.data))
         try:
+            beyond = [slot for slot in config.slots if slot >= int(source.k_max)]
+            if beyond:
+                raise BadOptionError(f"--slots {beyond[0]}: the world file has {int(source.k_max)} object slots "
+                                     f"(0 .. {int(source.k_max) - 1})")
             height, width = source.frame_size
             geometry: Geometry = encoder.geometry(height, width)
             layout = encoder.layout(source.n_frames, height, width)

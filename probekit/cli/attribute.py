@@ -32,7 +32,7 @@ def attribute(
     tolerance: float = typer.Option(0.0, "--tolerance", help="Pointing-game tolerance in encoder-input pixels."),
     sanity_clips: int = typer.Option(2, "--sanity-clips", help="Clips that get the cascading randomisation test (0: none)."),
     n_steps: int = typer.Option(32, "--n-steps", help="Integrated-gradients steps."),
-    device: str = typer.Option("cpu", "--device", help="Torch device (cpu, cuda, cuda:1)."),
+    device: str = typer.Option("cpu", "--device", help="Torch device: cpu, cuda, cuda:N or auto (cuda, then mps, then cpu)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the clip choice, SmoothGrad noise and bootstraps."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
 ) -> None:
@@ -50,7 +50,7 @@ def attribute(
     except ValueError:
         raise BadOptionError(f"--slots {slots!r}: give a comma list of slot indices such as 0,1") from None
     config = AttributeConfig(
-        run=run_dir, data=data, targets=_split(targets) or [], slots=slot_list, methods=_split(method) or ["ig"], clips=clips,
+        run=run_dir, data=data, targets=_split(targets) or [], slots=slot_list, methods=_split(method) or [], clips=clips,
         baseline=baseline, stores=_split(stores), readout=readout, layer=layer, tolerance=tolerance, sanity_clips=sanity_clips,
         device=device, n_steps=n_steps, seed=seed,
     )
