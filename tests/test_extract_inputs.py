@@ -93,6 +93,22 @@ def test_truncated_video_skipped_with_warning_or_stopped(videos, tmp_path, run_c
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "broken.mp4" in result.stderr and "--on-bad-video skip" in result.stderr
     assert not (tmp_path / "stop.h5").exists()
+    skipped = run_cli("extract", "--data", folder, "--out", tmp_path / "cli-skip.h5", "--encoder", "pixels", "--window", "8",
+                      "--no-progress")
+    warned = [line for line in skipped.stderr.splitlines() if line.startswith("warning:")]
+    assert skipped.returncode == 0 and len(warned) == 1 and "broken.mp4" in warned[0] and "skipped" in warned[0]
+    assert "UserWarning" not in skipped.stderr and "warnings.warn" not in skipped.stderr
+
+
+def test_folder_of_undecodable_videos_is_one_error_line(tmp_path, run_cli):
+    folder = tmp_path / "junk"
+    folder.mkdir()
+    (folder / "a.mp4").write_bytes(b"not a video")
+    (folder / "b.webm").write_bytes(b"")
+    result = run_cli("extract", "--data", folder, "--out", tmp_path / "x.h5", "--encoder", "pixels", "--no-progress")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: --data") and "none of its 2 video file(s) can be decoded" in result.stderr
+    assert not (tmp_path / "x.h5").exists()
 
 
 @pytest.fixture(scope="module")

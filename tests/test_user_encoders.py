@@ -169,3 +169,17 @@ def test_missing_processor_is_reported_before_weights_load(tmp_path, monkeypatch
     VJEPA2VideoProcessor(crop_size={"height": 32, "width": 32}, size={"shortest_edge": 32}).save_pretrained(folder)
     encoder = create_encoder(f"hf:{folder}")
     assert encoder.name == f"hf:{folder}" and encoder.label == "hf:vjepa2_tiny"
+
+
+@pytest.mark.parametrize("given, expect", [("{tmp}/absent", "no such folder"), ("./absent-folder", "no such folder"),
+                                           ("{tmp}/weights.bin", "is a file")])
+def test_hf_path_that_is_no_model_folder_names_the_path(tmp_path, given, expect):
+    """A local path that does not exist (or is a file) is said as such, not as a malformed hub id."""
+    from probekit.encoders import create_encoder
+    from probekit.errors import BadOptionError
+
+    (tmp_path / "weights.bin").write_bytes(b"\0")
+    model_id = given.format(tmp=tmp_path)
+    with pytest.raises(BadOptionError) as caught:
+        create_encoder(f"hf:{model_id}")
+    assert str(caught.value).startswith(f"--encoder hf:{model_id}: {expect}")

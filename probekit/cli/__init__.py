@@ -7,6 +7,7 @@ Each command only parses its options and delegates to the library. User errors
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -85,6 +86,13 @@ def _usage_message(exc: "Exception") -> str:
     return f"{command}: {_one_line(exc.format_message()).rstrip('.')}; see '{command} --help'"
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one ``warning: ...`` line on stderr (no source line): the user's terminal, not a traceback."""
+    text = " ".join(str(message).split())
+    kind = "" if category is UserWarning else f" ({category.__name__})"
+    print(f"warning: {text}{kind}", file=file if file is not None else sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``probekit`` console script.
 
@@ -92,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown option, a value of the wrong type), ends as one ``error: ...`` line and exit code 2.
     """
     click_exceptions = _click_exceptions()
+    warnings.showwarning = _show_warning
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         asked = next((a for a in args if not a.startswith("-")), None) if "--help" in args else None

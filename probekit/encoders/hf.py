@@ -60,6 +60,13 @@ def create_hf_encoder(
     """
     from transformers import AutoConfig, AutoModel
 
+    looks_local = model_id.startswith(("/", "./", "../", "~"))
+    if looks_local and not Path(model_id).expanduser().exists():
+        raise BadOptionError(f"--encoder hf:{model_id}: no such folder; give a folder written by save_pretrained, or a hub id "
+                             "such as facebook/vjepa2-vitl-fpc64-256")
+    if Path(model_id).expanduser().is_file():
+        raise BadOptionError(f"--encoder hf:{model_id}: is a file; give the folder save_pretrained wrote (config.json and "
+                             "the weights), or a hub id")
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if revision:
         kwargs["revision"] = revision

@@ -56,6 +56,7 @@ class VideoFolderSource:
         self.sizes: list[tuple[int, int]] = []
         self.skipped: list[str] = []
         self.windows: list[_Window] = []
+        unreadable, first_error, notes = 0, "", []
         for path in files:
             try:
                 n, size = _probe_video(path)
@@ -65,20 +66,26 @@ class VideoFolderSource:
                 message = f"video {path}: unreadable ({exc.__class__.__name__}: {' '.join(str(exc).split())[:120]})"
                 if on_bad_video == "stop":
                     raise BadOptionError(f"{message}; fix or remove it, or pass --on-bad-video skip") from None
-                warnings.warn(f"{message}; skipped", stacklevel=2)
+                notes.append(f"{message}; skipped")
+                unreadable, first_error = unreadable + 1, first_error or message
                 self.skipped.append(str(path))
                 continue
             sampled = len(range(0, n, frame_step))
             starts = range(0, sampled - window + 1, stride)
             if not len(starts):
-                warnings.warn(f"video {path}: {n} frames give fewer than --window {window} sampled frames; skipped", stacklevel=2)
+                notes.append(f"video {path}: {n} frames give fewer than --window {window} sampled frames; skipped")
                 self.skipped.append(str(path))
                 continue
             self.videos.append(path)
             self.sizes.append(size)
             self.windows.extend(_Window(len(self.videos) - 1, s) for s in starts)
+        if not self.windows and unreadable == len(files):
+            raise BadOptionError(f"--data {self.path}: none of its {len(files)} video file(s) can be decoded (first: {first_error}); "
+                                 "check that they are videos (re-encode them, e.g. with ffmpeg)")
         if not self.windows:
             raise BadOptionError(f"--data {self.path}: no video yields a window of {window} frames; lower --window or --frame-step")
+        for note in notes:  # said once the folder is usable (a refusal is its own single line)
+            warnings.warn(note, stacklevel=2)
         self.frame_step, self.window, self.stride = frame_step, window, stride
         self.n_clips = len(self.windows)
         self.n_frames = window
