@@ -105,6 +105,18 @@ class LineProgress(tqdm):
         self._decr_instances(self)
 
 
+def silence() -> None:
+    """Stop every live progress from writing again (a command that ends in an error says only its error).
+
+    A bar dropped by an exception stays alive in the traceback's frames, and its ticker would
+    otherwise add a line after the ``error:`` line.
+    """
+    for bar in list(getattr(LineProgress, "_instances", ())):
+        if isinstance(bar, LineProgress):
+            bar._writing = False
+            bar._stop.set()
+
+
 def _tick(ref: "weakref.ref[LineProgress]", stop: threading.Event, interval: float) -> None:
     """Refresh the bar every ``interval`` seconds until it is closed or dropped."""
     while not stop.wait(interval):

@@ -16,7 +16,7 @@ import h5py
 import pytest
 
 from tiny_cli_run import cli as _cli, planted_cli_run
-from probekit.progress import LineProgress, format_duration, progress, summary_line
+from probekit.progress import LineProgress, format_duration, progress, silence, summary_line
 
 def test_off_a_terminal_progress_is_whole_lines_with_counts_and_eta():
     out = io.StringIO()  # not a terminal
@@ -147,3 +147,18 @@ def test_off_a_terminal_a_step_that_fails_at_once_writes_no_line():
         finally:
             bar.close()
     assert out.getvalue() == ""
+
+
+def test_a_bar_kept_alive_by_an_error_is_silenced_before_the_error_line():
+    """A bar dropped by an exception lives on in the traceback; after silence() its ticker writes nothing."""
+    out = io.StringIO()
+    bar = LineProgress(total=4, desc="report", unit="figure", file=out, interval=0.05)
+    bar.update(1)
+    time.sleep(0.3)
+    assert out.getvalue()  # the heartbeat writes while the bar is alive
+    silence()
+    written = out.getvalue()
+    time.sleep(0.3)
+    assert out.getvalue() == written
+    bar.close()
+    assert out.getvalue() == written

@@ -140,6 +140,17 @@ def test_report_refuses_bad_runs(tmp_path):
     assert not (tmp_path / "r.html").exists() and not list(tmp_path.glob(".*.partial"))
 
 
+def test_unknown_umap_target_is_refused_before_any_figure(tmp_path, monkeypatch):
+    from probekit.report import build, figures
+
+    make_planted_run(tmp_path / "run")
+    drawn = []
+    monkeypatch.setattr(figures, "layer_curves", lambda *a, **k: drawn.append(a) or None)
+    with pytest.raises(BadOptionError, match="--umap-target 'nope'"):
+        build.build_context(load_run(tmp_path / "run"), umap_target="nope")
+    assert drawn == []
+
+
 def test_cli_errors_are_one_line_exit_2(run_cli, tmp_path):
     result = run_cli("report", str(tmp_path / "missing"), "--out", str(tmp_path / "r.html"))
     assert result.returncode == 2

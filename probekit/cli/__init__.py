@@ -93,6 +93,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"warning: {text}{kind}", file=file if file is not None else sys.stderr)
 
 
+def _fail(line: str, code: int) -> None:
+    """End the command with its one error line: progress still running is silenced first."""
+    from probekit.progress import silence
+
+    silence()
+    print(line, file=sys.stderr)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``probekit`` console script.
 
@@ -110,15 +119,11 @@ def main(argv: list[str] | None = None) -> None:
         print(exc.ctx.get_help() if exc.ctx is not None else "", file=sys.stderr)
         sys.exit(2)
     except click_exceptions.UsageError as exc:
-        print(f"error: {_usage_message(exc)}", file=sys.stderr)
-        sys.exit(2)
+        _fail(f"error: {_usage_message(exc)}", 2)
     except click_exceptions.ClickException as exc:
-        print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)
-        sys.exit(2)
+        _fail(f"error: {_one_line(exc.format_message())}", 2)
     except ProbekitError as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
-        sys.exit(2)
+        _fail(f"error: {_one_line(exc)}", 2)
     except (KeyboardInterrupt, typer.Abort):
-        print("error: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _fail("error: interrupted", 130)
     sys.exit(code if isinstance(code, int) else 0)

@@ -15,8 +15,16 @@ EXAMPLES = (
 )
 
 
-def _split(value: Optional[str]) -> Optional[list[str]]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+def _split(value: Optional[str], option: str = "", unset: str = "") -> Optional[list[str]]:
+    """A comma list, None when the option was left out; an empty list is refused (``unset`` says what to do)."""
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        from probekit.errors import BadOptionError
+
+        raise BadOptionError(f"{option} {value!r}: empty; {unset}")
+    return items
 
 
 def probe(
@@ -47,6 +55,9 @@ def probe(
 
     validate_options(ProbeOptions, "probe", folds=folds, seed=seed, n_boot=n_boot, threads=threads, jobs=jobs)
 
+    readout_list = _split(readouts, "--readouts", "leave the option out for the suite's readouts, or name some: linear,object,mlp,attentive")
+    target_list = _split(targets, "--targets", "leave the option out for the suite's targets, or name some such as speed,contact")
+    stage_list = _split(stages, "--stages", "leave the option out for the suite's stages, or give --stages probe for the probes alone")
     layers: dict[str, object] = {}
     for name, value in (("attentive", attentive_layers), ("mlp", mlp_layers)):
         if value:
@@ -63,8 +74,8 @@ def probe(
     started = time.perf_counter()
     with owned_output(out, [("STORE", store) for store in stores]):
         table = run_probe(
-            stores, out, suite=suite, readouts=_split(readouts), targets=_split(targets), folds=folds, seed=seed, layers=layers,
-            n_boot=n_boot, threads=threads, stages=_split(stages), log=log, overwrite=overwrite, jobs=jobs, scheduler=scheduler, device=device,
+            stores, out, suite=suite, readouts=readout_list, targets=target_list, folds=folds, seed=seed, layers=layers,
+            n_boot=n_boot, threads=threads, stages=stage_list, log=log, overwrite=overwrite, jobs=jobs, scheduler=scheduler, device=device,
         )
     typer.echo(f"wrote {out} ({len(table)} result rows)")
     typer.echo(probe_summary(out, time.perf_counter() - started), err=True)

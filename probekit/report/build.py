@@ -88,6 +88,23 @@ def _scenario_table(run: Run, diagnoses: list[TargetDiagnosis]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _umap_store(run: Run) -> str | None:
+    """The store whose latents the UMAP embeds: the run's first store with its file on disk."""
+    return next((s for s in run.stores if run.store_path(s) is not None), None)
+
+
+def _umap_candidates(store_label: str, diagnoses: list[TargetDiagnosis], umap_target: str | None) -> list[TargetDiagnosis]:
+    """Diagnosed targets of ``store_label`` that may colour the UMAP (only ``umap_target`` when given)."""
+    candidates = [d for d in diagnoses if d.store == store_label and d.chosen is not None]
+    if umap_target is None:
+        return candidates
+    candidates = [d for d in candidates if d.target == umap_target]
+    if not candidates:
+        known = sorted({d.target for d in diagnoses if d.store == store_label})
+        raise BadOptionError(f"--umap-target {umap_target!r}: not a diagnosed target of store {store_label!r}; choose one of {known}")
+    return candidates
+
+
 def _umap_section(run: Run, diagnoses: list[TargetDiagnosis], umap_target: str | None, seed: int) -> Section:
     """One UMAP per report, fitted once on one point per clip and drawn coloured by the target and
     by scenario."""
@@ -96,20 +113,14 @@ def _umap_section(run: Run, diagnoses: list[TargetDiagnosis], umap_target: str |
     from probekit.formats.store import Store
 
     section = Section("umap", "Embedding of one layer's latents (UMAP, one point per clip)")
-    with_file = [s for s in run.stores if run.store_path(s) is not None]
-    if not with_file:
+    store_label = _umap_store(run)
+    if store_label is None:
         paths = ", ".join(str(run.input(s).get("path", "?")) for s in run.stores)
         section.absent = f"No UMAP: none of the run's latent stores is on disk any more (looked for {paths})."
         return section
-    store_label = with_file[0]
     with Store(run.store_path(store_label)) as store:
         labels = set(store.label_names)
-        candidates = [d for d in diagnoses if d.store == store_label and d.chosen is not None]
-        if umap_target is not None:
-            candidates = [d for d in candidates if d.target == umap_target]
-            if not candidates:
-                known = sorted({d.target for d in diagnoses if d.store == store_label})
-                raise BadOptionError(f"--umap-target {umap_target!r}: not a diagnosed target of store {store_label!r}; choose one of {known}")
+        candidates = _umap_candidates(store_label, diagnoses, umap_target)
         usable = [d for d in candidates if label_for_target(d.target, labels) is not None]
         chosen = usable[0] if usable else None
         layer = chosen.chosen.layer if chosen else store.layers[-1]
@@ -274,6 +285,8 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
     diagnoses = sorted(diagnose(results, selection, thresholds), key=lambda d: order.get(d.store, len(order)))  # stable
     scored = [d for d in diagnoses if d.chosen is not None]
     skipped = [d for d in diagnoses if d.chosen is None]
+    if umap_target is not None and _umap_store(run) is not None:
+        _umap_candidates(_umap_store(run), diagnoses, umap_target)  # a wrong --umap-target is refused before any figure
     colors = figures.store_colors(run.stores)
     from probekit.report.sources import encoder_depths, slot_role_text, slot_roles, world_of
 
