@@ -133,3 +133,18 @@ def test_random_weight_twin_is_reported_beside_the_trained_store():
 def test_fmt_is_what_the_text_prints():
     assert fmt(0.8) == "0.800" and fmt(-0.02) == "-0.020" and fmt(0.35, signed=True) == "+0.350"
     assert fmt(float("nan")) == "n/a" and fmt(np.inf) == "n/a"
+
+
+def test_diagnose_takes_a_run_or_its_path_and_states_the_planted_verdicts(tmp_path):
+    """pk.diagnose(run) and pk.diagnose(path) use the run's own selection: the planted verdicts, as from the tables."""
+    import probekit as pk
+    from planted_run import make_planted_run
+
+    from probekit.errors import BadOptionError
+
+    run_dir = make_planted_run(tmp_path / "run", with_store=False)
+    for given in (pk.load_run(run_dir), run_dir, str(run_dir)):
+        found = {(d.store, d.target, d.slot): d.pattern for d in pk.diagnose(given)}
+        assert {key: found.get(key) for key in EXPECTED} == EXPECTED
+    with pytest.raises(BadOptionError, match="diagnose: got NoneType"):
+        pk.diagnose(None)

@@ -27,11 +27,13 @@ The pattern the evidence fits, per target:
 from __future__ import annotations
 
 import json
+import os
 import math
 from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from probekit.errors import BadOptionError
 from probekit.formats.run import sentinel_indices
 from probekit.metrics.specs import DISPLAY_NAMES as METRIC_NAMES
 from probekit.metrics.specs import LOWER_IS_BETTER, get_metric, primary_order
@@ -580,15 +582,17 @@ def classify(readouts: dict[str, ReadoutEvidence], data_evidence: dict[str, Scor
     return "not carried", "no readout beats its controls, and neither the ceiling nor the pixels do: the data as sampled do not show it"
 
 
-def diagnose(results: pd.DataFrame, selection: pd.DataFrame | None = None, thresholds: Thresholds = Thresholds()) -> list[TargetDiagnosis]:
+def diagnose(results, selection: pd.DataFrame | None = None, thresholds: Thresholds = Thresholds()) -> list[TargetDiagnosis]:
     """Diagnose every (store, target, slot) of a results table.
 
     Parameters
     ----------
     results
-        The tidy results table (docs/formats.md).
+        The tidy results table (docs/formats.md), or a run (:func:`probekit.load_run`'s ``Run``, or
+        the path of a run directory), whose results and selection are then used.
     selection
-        ``selection.csv``; without it the best test layer and readout are used and flagged.
+        ``selection.csv``; without it the best test layer and readout are used and flagged (a
+        run's own selection is used when ``results`` is a run and this is left out).
     thresholds
         Margins used to decide whether a score beats a control.
 
@@ -597,6 +601,16 @@ def diagnose(results: pd.DataFrame, selection: pd.DataFrame | None = None, thres
     list of TargetDiagnosis
         Stores in table order (label-only baselines excluded), targets in table order.
     """
+    if isinstance(results, (str, os.PathLike)):
+        from probekit.rundir import load_run
+
+        results = load_run(results)
+    if hasattr(results, "results") and hasattr(results, "selection") and not isinstance(results, pd.DataFrame):
+        selection = results.selection if selection is None else selection
+        results = results.results
+    if not isinstance(results, pd.DataFrame):
+        raise BadOptionError(f"diagnose: got {type(results).__name__}; give a run (probekit.load_run(path)), a run "
+                             "directory's path, or its results table")
     results = sentinel_indices(results)
     selection = pd.DataFrame() if selection is None else sentinel_indices(selection)
     found: list[TargetDiagnosis] = []
