@@ -235,6 +235,19 @@ def test_attribute_refuses_bad_options_in_one_line_and_writes_nothing(tiny_run, 
     assert sorted(p.name for p in run_dir.rglob("*")) == before
 
 
+def test_attribute_is_refused_while_another_process_writes_the_run(tiny_run):
+    """probe --out holds the run directory's lock: attribute waits for no one and writes nothing meanwhile."""
+    from probekit.formats.atomic import exclusive_output
+
+    world, run_dir = tiny_run
+    before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
+    with exclusive_output(run_dir):  # what a probe run on this directory holds while it writes
+        done = _cli("attribute", run_dir, "--data", world, "--clips", "1", "--sanity-clips", "0")
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and f"process {os.getpid()}" in lines[0], done.stderr
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")} == before
+
+
 def test_attribute_on_a_missing_gpu_is_one_error_line(tiny_run):
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present")

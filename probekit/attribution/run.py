@@ -90,6 +90,16 @@ def _validate(config: AttributeConfig) -> None:
         raise BadOptionError(f"--sanity-clips {config.sanity_clips}: give 0 or more")
     if not Path(config.data).is_file():
         raise BadOptionError(f"--data {config.data}: no such world file; pass the world file the run's stores were extracted from")
+    from probekit.formats.world import WorldFile
+
+    with WorldFile(config.data) as world:
+        try:
+            slots = world.k_max
+        except KeyError:  # a world file without objects has no slot to explain
+            slots = 0
+    beyond = [slot for slot in config.slots if slot >= slots]
+    if beyond:
+        raise BadOptionError(f"--slots {beyond[0]}: the world file has {slots} object slots" + (f" (0 .. {slots - 1})" if slots else ""))
 
 
 def _encoder_for(store, label: str):
@@ -190,11 +200,13 @@ def run_attribute(config: AttributeConfig, log: Callable[[str], None] | None = N
 
     _validate(config)
     config = replace(config, device=str(pick_device(config.device)))  # auto, cuda, cuda:N checked and resolved
-    run = load_run(config.run).engine_view()
+    run_path = load_run(config.run).path  # a readable, complete run, or one error line
     quiet = log is None
     log = log or (lambda line: None)
-    out = run.path / ATTRIBUTION_FILE
-    with exclusive_output(out, option="RUN"):
+    out = run_path / ATTRIBUTION_FILE
+    # the run directory's own lock (the one `probekit probe --out` holds) and the maps file's
+    with exclusive_output(run_path, option="RUN"), exclusive_output(out, option="RUN"):
+        run = load_run(run_path).engine_view()
         labels = config.stores or [s for s in run.stores if run.store_path(s) is not None]
         if not labels:
             raise BadOptionError(f"{run.path}: none of the run's latent stores is on disk; attribution re-reads them")
@@ -247,10 +259,6 @@ def _attribute_store(run, label, path, config, options, suite_params, units, ski
             module.eval().requires_grad_(False)
         source = _world_source(store, Path(config.data))
         try:
-            beyond = [slot for slot in config.slots if slot >= int(source.k_max)]
-            if beyond:
-                raise BadOptionError(f"--slots {beyond[0]}: the world file has {int(source.k_max)} object slots "
-                                     f"(0 .. {int(source.k_max) - 1})")
             height, width = source.frame_size
             geometry: Geometry = encoder.geometry(height, width)
             layout = encoder.layout(source.n_frames, height, width)
