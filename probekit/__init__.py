@@ -13,6 +13,7 @@ In a notebook::
     store = pk.extract("my_videos/", "latents.h5", encoder="tiny-vjepa2")   # the commands as functions
     run = pk.probe([store], "runs/mine")                                   # (pk.generate, pk.report too)
     run = pk.load_run("runs/demo")        # run.results (DataFrame), run.manifest (dict)
+    pk.verdicts(run)                      # the report's verdicts: gain over nuisance, minus each baseline store
     pk.targets()                          # every target: the store label it is built from, unit, definition
     store = pk.load_store("latents.h5")   # lazy: store.features(layer, "time"), store.labels(name)
     pk.plot.layer_curves(run, "position_camera", slot=0)
@@ -38,6 +39,7 @@ _LAZY = {
     "plot": ("probekit.plot", None),
     "write_report": ("probekit.report.build", "write_report"),
     "diagnose": ("probekit.report.diagnosis", "diagnose"),
+    "verdicts": ("probekit.report.verdicts", "verdict_table"),
     "targets": ("probekit.evaluation.targets", "targets_table"),
     "generate": ("probekit.api", "generate"),
     "extract": ("probekit.api", "extract"),

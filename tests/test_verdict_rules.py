@@ -106,3 +106,22 @@ def test_a_ceiling_read_by_another_readout_still_decides_over_invariance():
     rows[1][8:11] = [0.01, -0.01, 0.02]
     rows[2][8:11] = [0.02, -0.03, 0.06]
     assert _verdict_of(pd.DataFrame(rows, columns=COLUMNS)) == "not carried by the data"
+
+
+def test_verdict_table_states_the_planted_gains_and_verdicts_as_numbers():
+    """pk.verdicts: one row per store, the planted gains and paired differences as numbers, the rule's verdict."""
+    from types import SimpleNamespace
+
+    import probekit as pk
+
+    table = _gains((0.09, 0.04, 0.13), (0.0, -0.02, 0.02), (0.09, 0.05, 0.13), pixels=(0.2, 0.15, 0.25),
+                   pixels_difference=(-0.11, -0.16, -0.06))
+    found = pk.verdicts(SimpleNamespace(gains=table, selection=pd.DataFrame())).set_index("store")
+    trained = found.loc["trained"]
+    assert (trained.gain, trained.gain_low, trained.gain_high) == (0.09, 0.04, 0.13)
+    assert (trained.minus_random_twin, trained.minus_random_twin_low, trained.minus_random_twin_high) == (0.09, 0.05, 0.13)
+    assert (trained.minus_pixels, trained.minus_pixels_low, trained.minus_pixels_high) == (-0.11, -0.16, -0.06)
+    assert (trained.minus_ceiling, trained.minus_ceiling_low, trained.minus_ceiling_high) == (-0.4, -0.5, -0.3)
+    assert trained.verdict == _verdict_of(table) == "over-invariant" and trained.metric == "r2"
+    assert found.loc["pixels"].verdict == "baseline: carries it" and np.isnan(found.loc["pixels"].minus_random_twin)
+    assert pk.verdicts(SimpleNamespace(gains=table.iloc[:0], selection=pd.DataFrame())).empty

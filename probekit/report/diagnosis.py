@@ -583,7 +583,12 @@ def classify(readouts: dict[str, ReadoutEvidence], data_evidence: dict[str, Scor
 
 
 def diagnose(results, selection: pd.DataFrame | None = None, thresholds: Thresholds = Thresholds()) -> list[TargetDiagnosis]:
-    """Diagnose every (store, target, slot) of a results table.
+    """Diagnose every (store, target, slot) of a results table: each readout's score against its controls.
+
+    This is the per-readout evidence behind the report's figures. The report's verdicts (what an
+    encoder adds beyond its nuisance baseline and its baseline stores, from the run's gains
+    table) are :func:`probekit.report.verdicts.verdict_table` (``pk.verdicts(run)``); where the
+    run has gains, read those.
 
     Parameters
     ----------

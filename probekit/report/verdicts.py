@@ -307,3 +307,53 @@ def format_gains(gains: pd.DataFrame) -> pd.DataFrame:
         "families": gains.n_families, "note": gains.note,
     })
     return out.reset_index(drop=True)
+
+
+def verdict_table(run) -> pd.DataFrame:
+    """The report's verdicts of a run as a tidy table: one row per (store, target, slot), numbers as numbers.
+
+    These are the verdicts the report's diagnosis states (the rules in this module's docstring):
+    each store's gain over the nuisance baseline with its paired interval, and for an encoder
+    its gain minus each baseline store's (random twin, pixels).
+
+    Parameters
+    ----------
+    run
+        A run (:func:`probekit.load_run`) or the path of a run directory.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``store``, ``role``, ``target``, ``slot`` (-1: scene-level), ``readout``,
+        ``metric``, ``gain``, ``gain_low``, ``gain_high``, then ``minus_<baseline>``,
+        ``minus_<baseline>_low`` and ``minus_<baseline>_high`` per baseline store, ``verdict`` and
+        ``rests_on``. Empty (with these columns) when the run has no gains table.
+    """
+    import os
+
+    from probekit.errors import BadOptionError
+
+    if isinstance(run, (str, os.PathLike)):
+        from probekit.rundir import load_run
+
+        run = load_run(run)
+    if not (hasattr(run, "gains") and hasattr(run, "selection")):
+        raise BadOptionError(f"verdicts: got {type(run).__name__}; give a run (probekit.load_run(path)) or a run directory's path")
+    verdicts = judge(run.gains, run.selection) if not run.gains.empty else []
+    baselines = sorted({label for v in verdicts for label in v.versus})
+    rows = []
+    for v in verdicts:
+        g = v.gain
+        row = {"store": v.store, "role": v.role, "target": v.target, "slot": v.slot, "readout": v.readout,
+               "metric": g.metric if g else "", "gain": g.value if g else np.nan,
+               "gain_low": g.low if g else np.nan, "gain_high": g.high if g else np.nan}
+        for label in baselines:
+            diff = v.versus.get(label)
+            key = "minus_" + label.replace(" ", "_")
+            row[key], row[f"{key}_low"], row[f"{key}_high"] = (diff.value, diff.low, diff.high) if diff else (np.nan,) * 3
+        row["verdict"], row["rests_on"] = v.verdict, v.rests_on
+        rows.append(row)
+    columns = ["store", "role", "target", "slot", "readout", "metric", "gain", "gain_low", "gain_high",
+               *[f"minus_{label.replace(' ', '_')}{suffix}" for label in baselines for suffix in ("", "_low", "_high")],
+               "verdict", "rests_on"]
+    return pd.DataFrame(rows, columns=columns)
