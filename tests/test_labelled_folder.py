@@ -145,3 +145,53 @@ def test_bad_toml_is_a_one_line_error(tmp_path, toml, message):
     with pytest.raises(BadOptionError, match=message) as caught:
         open_source(root)
     assert "\n" not in str(caught.value)
+
+
+def _edit_table(change):
+    def edit(root):
+        table = pd.read_csv(root / "labels.csv")
+        change(table).to_csv(root / "labels.csv", index=False)
+    return edit
+
+
+def _edit_toml(old, new):
+    def edit(root):
+        (root / "labels.toml").write_text((root / "labels.toml").read_text().replace(old, new))
+    return edit
+
+
+def _shrink_mask(root):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(root / "masks" / "clip00" / "0000.png")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_edit_table(lambda t: t.assign(x=t.x.astype(object).where(t.index != 3, "abc"))), "column 'x' holds 'abc' (table row 3), not a number"),
+    (_edit_table(lambda t: t.assign(x=t.x.where(t.index != 3, np.inf))), "column 'x' holds inf (table row 3)"),
+    (_edit_table(lambda t: t.assign(right_half=t.right_half.where(t.index != 3, 2.0))), "is binary, but column 'right_half' holds 2.0"),
+    (_edit_table(lambda t: t.assign(right_half=t.right_half.where(t.index != 3, np.nan))), "is binary, but column 'right_half' holds nan"),
+    (_edit_table(lambda t: t.iloc[:0]), "the table has no rows"),
+    (_edit_table(lambda t: pd.concat([t, t.iloc[[5]]])), "2 table rows share their video / frame / track (first: row 5, video 'clip00', frame 5, track 7)"),
+    (_edit_table(lambda t: t.assign(scene=t.scene.where(t.index != 3, np.nan))), "family = 'scene' is empty in table row 3"),
+    (_edit_table(lambda t: t.assign(track="car")), "object = 'track' holds 'car'"),
+    (_edit_toml('videos = "videos"', 'videos = "videos"\nfps = 0'), "fps = 0: give the videos' frames per second"),
+    (lambda root: (root / "masks" / "clip01" / "0003.png").unlink(), "15 mask images for 16 frames"),
+    (_shrink_mask, "the masks of clip 'clip00' are 10 x 10 px, its frames 64 x 64"),
+])
+def test_unusable_tables_and_masks_are_refused_when_the_folder_is_opened(tmp_path, edit, message):
+    """Values the labels cannot hold, duplicate rows and masks that do not fit: one line, before any clip is read."""
+    root = write_labelled_folder(tmp_path / "bad", n_clips=2, masks=True)
+    edit(root)
+    with pytest.raises(BadOptionError) as caught:
+        open_source(root)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_an_unreadable_frame_image_is_one_error_line(tmp_path, run_cli):
+    root = write_labelled_folder(tmp_path / "broken", n_clips=2, masks=False)
+    (root / "videos" / "clip00" / "0002.png").write_bytes(b"not an image")
+    result = run_cli("extract", "--data", root, "--out", tmp_path / "x.h5", "--encoder", "pixels", "--no-progress")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(errors) == 1 and "clip00/0002.png: not a readable image" in errors[0]

@@ -129,12 +129,16 @@ class LabelledFolderSource:
         self.per_frame = "frame" in columns or "time" in columns
         if "object" in columns and not self.per_frame:
             raise BadOptionError(f"{where}: [columns] has object but neither frame nor time; per-object rows need a frame column")
-        self.fps = float(spec.get("fps", 0) or 0)
+        fps = spec.get("fps")
+        if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not np.isfinite(fps) or fps <= 0):
+            raise BadOptionError(f"{where}: fps = {fps!r}: give the videos' frames per second, a number above 0")
+        self.fps = float(fps or 0)
         if "time" in columns and self.fps <= 0:
             raise BadOptionError(f"{where}: a time column needs fps = <frames per second of the videos>")
         table = self._read_table(spec)
         self.targets = self._declared_targets(spec, table)
         self._check_columns(table)
+        table = self._check_values(table, spec)
         self.clips = sorted(str(c) for c in pd.unique(table[columns["clip"]].astype(str)))
         self.video_paths = [self._video_of(clip, spec) for clip in self.clips]
         self._warn_unused_videos(spec)
@@ -156,6 +160,8 @@ class LabelledFolderSource:
         self.sampling = {"frame_step": frame_step, "window": window, "stride": stride, "windows_per_video": "all"}
         self._build_labels(table, counts)
         self.masks = self._masks_location(spec)
+        if self.masks is not None:
+            self._check_masks(counts)
         self.provides = frozenset({"labels", "families", *(["masks"] if self.masks else []), *(["pairs"] if "pair" in columns else [])})
         self._cache: tuple[int, np.ndarray] | None = None
 
@@ -206,6 +212,56 @@ class LabelledFolderSource:
             if column not in table.columns:
                 raise BadOptionError(f"{self._where}: [columns] {role} = {column!r}: no such column; "
                                      f"the table has {', '.join(map(str, table.columns))}")
+
+    def _check_values(self, table: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
+        """Refuse rows the labels cannot be read from: no rows, non-numeric or non-finite target values,
+        binary values other than 0/1, empty clip/family/pair cells, duplicate rows, and object ids
+        that masks cannot name. Returns the table with numeric target columns."""
+        if table.empty:
+            raise BadOptionError(f"{self._where}: the table has no rows; give one row per clip, frame or frame and object")
+        table = table.copy()
+        for role in ("clip", "family", "pair"):
+            column = self.columns.get(role)
+            if column is not None and table[column].isna().any():
+                row = int(np.flatnonzero(table[column].isna().to_numpy())[0])
+                raise BadOptionError(f"{self._where}: [columns] {role} = {column!r} is empty in table row {row}; "
+                                     f"give every row its {role}")
+        for target in self.targets:
+            for column in target.columns:
+                raw = table[column]
+                numbers = pd.to_numeric(raw, errors="coerce").astype(np.float64)
+                bad = numbers.isna() & raw.notna()
+                if bad.any():
+                    row = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise BadOptionError(f"{self._where}: [targets.{target.name}] column {column!r} holds {raw.iloc[row]!r} "
+                                         f"(table row {row}), not a number")
+                values = numbers.to_numpy()
+                if np.isinf(values).any():
+                    row = int(np.flatnonzero(np.isinf(values))[0])
+                    raise BadOptionError(f"{self._where}: [targets.{target.name}] column {column!r} holds {values[row]} "
+                                         f"(table row {row}); give finite values, or leave the cell empty where it is unknown")
+                if target.kind == "binary" and not np.isin(values, (0.0, 1.0)).all():
+                    row = int(np.flatnonzero(~np.isin(values, (0.0, 1.0)))[0])
+                    raise BadOptionError(f"{self._where}: [targets.{target.name}] is binary, but column {column!r} holds "
+                                         f"{values[row]} (table row {row}); give 0 or 1 on every row (leave out a row "
+                                         "where it is unknown)")
+                table[column] = values
+        keys = [self.columns[role] for role in ("clip", "frame", "time", "object") if role in self.columns]
+        duplicated = table.duplicated(subset=keys, keep=False)
+        if duplicated.any():
+            row = int(np.flatnonzero(duplicated.to_numpy())[0])
+            where = ", ".join(f"{k} {_plain(table[k].iloc[row])!r}" for k in keys)
+            raise BadOptionError(f"{self._where}: {int(duplicated.sum())} table rows share their {' / '.join(keys)} "
+                                 f"(first: row {row}, {where}); give one row per "
+                                 + ("clip" if len(keys) == 1 else "clip and frame" if len(keys) == 2 else "clip, frame and object"))
+        if spec.get("masks") and "object" in self.columns:
+            ids = pd.to_numeric(table[self.columns["object"]], errors="coerce").to_numpy(np.float64)
+            if not (np.isfinite(ids) & (ids % 1 == 0) & (ids > 0)).all():
+                row = int(np.flatnonzero(~(np.isfinite(ids) & (ids % 1 == 0) & (ids > 0)))[0])
+                raise BadOptionError(f"{self._where}: [columns] object = {self.columns['object']!r} holds "
+                                     f"{table[self.columns['object']].iloc[row]!r} (table row {row}); with masks, object ids are "
+                                     "the masks' pixel values: integers from 1")
+        return table
 
     def _video_of(self, clip: str, spec: dict[str, Any]) -> Path:
         folder = self.path / str(spec.get("videos", "videos"))
@@ -295,6 +351,27 @@ class LabelledFolderSource:
             raise BadOptionError(f"{self._where}: masks need per-frame labels (a frame or time column)")
         return path
 
+    def _check_masks(self, counts: tuple[int, ...]) -> None:
+        """Every clip has one mask per frame, of its frames' size (file names and shapes only: no pixels read)."""
+        for c, name in enumerate(self.clips):
+            if self.masks.is_dir():
+                files = _mask_files(self.masks / name)
+                if len(files) != counts[c]:
+                    raise BadOptionError(f"{self.masks / name}: {len(files)} mask images for {counts[c]} frames; give one per frame")
+                shape = _image_size(files[0])
+            else:
+                import h5py
+
+                with h5py.File(self.masks, "r") as f:
+                    if name not in f:
+                        raise BadOptionError(f"{self.masks}: no dataset {name!r}; give one (T, H, W) array per clip")
+                    if len(f[name].shape) != 3 or f[name].shape[0] != counts[c]:
+                        raise BadOptionError(f"{self.masks}: dataset {name!r} has shape {f[name].shape}; give ({counts[c]}, H, W)")
+                    shape = tuple(f[name].shape[1:])
+            if tuple(shape) != tuple(self.sizes[c]):
+                raise BadOptionError(f"{self.masks}: the masks of clip {name!r} are {shape[0]} x {shape[1]} px, its frames "
+                                     f"{self.sizes[c][0]} x {self.sizes[c][1]}; give masks of the frames' size")
+
     # -- the ClipSource interface --------------------------------------------------------------------
     def close(self) -> None:
         """Drop the decoded clip held for the next window."""
@@ -344,10 +421,13 @@ class LabelledFolderSource:
         """(T, H, W) slot index per pixel, -1 where no object."""
         name = self.clips[clip]
         if self.masks.is_dir():
-            files = sorted(p for p in (self.masks / name).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS) if (self.masks / name).is_dir() else []
+            files = _mask_files(self.masks / name)
             if len(files) != n:
                 raise FileFormatError(f"{self.masks / name}: {len(files)} mask images for {n} frames; give one per frame")
-            ids = np.stack([_read_image(p, grey=True) for p in files]).astype(np.int64)
+            images = [_read_image(p, grey=True) for p in files]
+            if len({image.shape for image in images}) > 1:
+                raise FileFormatError(f"{self.masks / name}: mask images of different sizes; give one size per clip")
+            ids = np.stack(images).astype(np.int64)
         else:
             import h5py
 
@@ -387,20 +467,47 @@ class LabelledFolderSource:
         return ClipBatch(start, stop, np.stack(videos), labels)
 
 
-def _read_image(path: Path, grey: bool = False) -> np.ndarray:
-    from PIL import Image
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
 
-    with Image.open(path) as image:
-        if grey:  # object ids as stored: 8- or 16-bit greyscale or a palette index
-            return np.asarray(image if image.mode in ("L", "P", "I", "I;16") else image.convert("L"))
-        return np.asarray(image.convert("RGB"))
+
+def _mask_files(folder: Path) -> list[Path]:
+    """Mask images of one clip, sorted by name (none when the folder is missing)."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS) if folder.is_dir() else []
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(H, W) of an image from its header."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.size[1], image.size[0]
+    except (UnidentifiedImageError, OSError) as exc:
+        raise FileFormatError(f"{path}: not a readable image ({exc.__class__.__name__}); re-save or replace it") from None
+
+
+def _read_image(path: Path, grey: bool = False) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            if grey:  # object ids as stored: 8- or 16-bit greyscale or a palette index
+                return np.asarray(image if image.mode in ("L", "P", "I", "I;16") else image.convert("L"))
+            return np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise FileFormatError(f"{path}: not a readable image ({exc.__class__.__name__}); re-save or replace it") from None
 
 
 def _read_frames(path: Path) -> np.ndarray:
     """(T, H, W, 3) uint8 of a video file or a folder of frame images (sorted by name)."""
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-        return np.stack([_read_image(p) for p in files])
+        images = [_read_image(p) for p in files]
+        if len({image.shape for image in images}) > 1:
+            raise FileFormatError(f"{path}: frame images of different sizes; give one size per clip")
+        return np.stack(images)
     import av
 
     with av.open(str(path)) as container:
