@@ -175,6 +175,7 @@ def _shrink_mask(root):
     (_edit_table(lambda t: pd.concat([t, t.iloc[[5]]])), "2 table rows share their video / frame / track (first: row 5, video 'clip00', frame 5, track 7)"),
     (_edit_table(lambda t: t.assign(scene=t.scene.where(t.index != 3, np.nan))), "family = 'scene' is empty in table row 3"),
     (_edit_table(lambda t: t.assign(track="car")), "object = 'track' holds 'car'"),
+    (_edit_table(lambda t: t.assign(track=t.track.where(t.index != 4, np.nan))), "object = 'track' is empty in table row 4"),
     (_edit_toml('videos = "videos"', 'videos = "videos"\nfps = 0'), "fps = 0: give the videos' frames per second"),
     (lambda root: (root / "masks" / "clip01" / "0003.png").unlink(), "15 mask images for 16 frames"),
     (_shrink_mask, "the masks of clip 'clip00' are 10 x 10 px, its frames 64 x 64"),

@@ -220,7 +220,7 @@ class LabelledFolderSource:
         if table.empty:
             raise BadOptionError(f"{self._where}: the table has no rows; give one row per clip, frame or frame and object")
         table = table.copy()
-        for role in ("clip", "family", "pair"):
+        for role in ("clip", "object", "family", "pair"):
             column = self.columns.get(role)
             if column is not None and table[column].isna().any():
                 row = int(np.flatnonzero(table[column].isna().to_numpy())[0])
