@@ -12,6 +12,9 @@ from probekit.errors import FileFormatError
 from probekit.formats.damage import guard_path_reader
 from probekit.h5io import FORMATS, get_attr, read_strings
 
+#: Root ``format`` of a run's ``attribution.h5`` (``probekit attribute``).
+ATTRIBUTION_FORMAT = "probekit.attribution"
+
 
 def read_manifest_text(path: str | os.PathLike) -> str:
     """The text of a run directory's ``manifest.json`` once checked to be a JSON object.
@@ -61,6 +64,7 @@ def describe(path: str | os.PathLike) -> str:
     with f:
         fmt = get_attr(f, "format")
         known = {name: version for name, version in FORMATS.values()}
+        known[ATTRIBUTION_FORMAT] = 1  # a run's attribution.h5 (probekit attribute)
         if fmt not in known:
             raise FileFormatError(f"{path}: not a probekit file (format attribute {fmt!r})")
         lines = [
@@ -76,6 +80,8 @@ def describe(path: str | os.PathLike) -> str:
             lines.append(f"  {key}: {text if len(text) <= 120 else text[:117] + '...'}")
         if fmt == FORMATS["world"][0] and "clips/scenario" in f and "clips/kind" in f:
             lines.extend(_world_clip_counts(f))
+        if fmt == ATTRIBUTION_FORMAT and "maps" in f:
+            lines.extend(_attribution_groups(f["maps"]))
         lines.append("datasets:")
 
         def visit(name: str, obj: h5py.HLObject) -> None:
@@ -85,6 +91,22 @@ def describe(path: str | os.PathLike) -> str:
 
         f.visititems(visit)
     return "\n".join(lines)
+
+
+def _attribution_groups(maps: h5py.Group) -> list[str]:
+    """One line per explained store / target / slot / method with its clips and layer."""
+    import numpy as np
+
+    lines = ["maps (store / target / slot / method: clips explained):"]
+
+    def visit(name: str, obj: h5py.HLObject) -> None:
+        if isinstance(obj, h5py.Group) and "map" in obj:
+            layers = sorted({int(v) for v in np.asarray(obj["layer"][()]).ravel()}) if "layer" in obj else []
+            lines.append(f"  {name.replace('/', ' / ')}: {obj['map'].shape[0]} clips"
+                         + (f", layer {', '.join(map(str, layers))}" if layers else ""))
+
+    maps.visititems(visit)
+    return lines
 
 
 def _world_clip_counts(f: h5py.File) -> list[str]:

@@ -45,3 +45,24 @@ def test_info_json_of_a_file_is_refused_in_one_line(tmp_path):
     path.write_bytes(b"")
     result = cli("info", path, "--json")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: --json")
+
+
+def test_info_describes_a_runs_attribution_file(tmp_path):
+    """probekit info on attribution.h5 (written by attribute's own writer): one line per explained group."""
+    import numpy as np
+
+    from probekit.attribution.run import AttributeConfig, _write_maps
+    from probekit.summary import describe
+
+    def item(store, target, clip, layer):
+        return {"store": store, "target": target, "slot": 0, "method": "ig", "clip": clip, "step": 1, "layer": layer,
+                "frame_index": 2, "map": np.zeros((4, 8, 8), np.float16), "frame": np.zeros((8, 8, 3), np.uint8),
+                "energy": 0.5, "chance": 0.1, "pointing": 1.0, "leakage": 0.0}
+
+    kept = [item("enc", "contact", 0, 3), item("enc", "contact", 5, 3), item("pixels", "velocity", 2, 0)]
+    out = tmp_path / "attribution.h5"
+    _write_maps(out, kept, AttributeConfig(run=tmp_path, data=tmp_path / "w.h5"))
+    text = describe(out)
+    assert text.splitlines()[0] == f"{out}: probekit.attribution schema version 1 (complete)"
+    assert "  enc / contact / slot0 / ig: 2 clips, layer 3" in text.splitlines()
+    assert "  pixels / velocity / slot0 / ig: 1 clips, layer 0" in text.splitlines()
