@@ -125,3 +125,19 @@ def test_verdict_table_states_the_planted_gains_and_verdicts_as_numbers():
     assert trained.verdict == _verdict_of(table) == "over-invariant" and trained.metric == "r2"
     assert found.loc["pixels"].verdict == "baseline: carries it" and np.isnan(found.loc["pixels"].minus_random_twin)
     assert pk.verdicts(SimpleNamespace(gains=table.iloc[:0], selection=pd.DataFrame())).empty
+
+
+def test_a_run_of_baseline_stores_alone_still_has_verdict_rows():
+    """Only pixels and a random twin probed: the verdict table lists what each baseline carries (not an empty table)."""
+    from probekit.report.verdicts import headline_rows
+
+    table = _gains((0.09, 0.04, 0.13), (0.0, -0.02, 0.02), (0.09, 0.05, 0.13), pixels=(0.2, 0.15, 0.25),
+                   pixels_difference=(-0.11, -0.16, -0.06))
+    baselines_only = table[~table.store.isin(["trained", "labels:ceiling"])]
+    rows = headline_rows(judge(baselines_only)).set_index("store")
+    assert sorted(rows.index) == ["pixels", "twin"]
+    assert rows.loc["pixels", "verdict"] == "baseline: carries it" and rows.loc["twin", "verdict"] == "baseline: adds nothing"
+    assert rows.loc["pixels", "gain over nuisance"] == "+0.200 [+0.150, +0.250]"
+    assert rows.loc["pixels", "baselines (gain over nuisance)"].startswith("twin: +0.000")
+    with_encoder = headline_rows(judge(table))
+    assert list(with_encoder.store) == ["trained"]  # with an encoder, baselines stay in their own column

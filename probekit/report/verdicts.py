@@ -269,9 +269,9 @@ def headline_rows(verdicts: list[Verdict], evidence: dict[tuple[str, str], list[
     """
     rows = []
     evidence = evidence or {}
-    for v in verdicts:
-        if v.role in BASELINE_ROLES:
-            continue
+    # a run of baseline stores alone (pixels, a random twin) still states what each of them carries
+    judged = [v for v in verdicts if v.role not in BASELINE_ROLES] or list(verdicts)
+    for v in judged:
         row = {"target": v.name, "store": v.store, "readout": v.readout,
                "gain over nuisance": v.gain.text() if v.gain else "n/a"}
         for label in ("random twin", "pixels"):
@@ -286,7 +286,8 @@ def headline_rows(verdicts: list[Verdict], evidence: dict[tuple[str, str], list[
         if v.role in BASELINE_ROLES:
             baseline_gains.setdefault(v.name, []).append(f"{v.store}: {v.gain.text() if v.gain else 'n/a'} ({v.verdict})")
     for row in rows:
-        row["baselines (gain over nuisance)"] = "; ".join(baseline_gains.get(row["target"], [])) or "n/a"
+        others = [text for text in baseline_gains.get(row["target"], []) if not text.startswith(f"{row['store']}: ")]
+        row["baselines (gain over nuisance)"] = "; ".join(others) or "n/a"
     order = ["target", "store", "readout", "gain over nuisance", "baselines (gain over nuisance)", "minus random twin", "minus pixels", "verdict", "rests on"]
     if any(row["evidence"] for row in rows):
         order.append("evidence")
