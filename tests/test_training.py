@@ -340,3 +340,19 @@ def test_cli_ship_of_another_architecture_is_refused_before_training(run_cli, tm
     assert result.stderr.startswith("error: --ship") and "hidden_size 192" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists() and not (tmp_path / "w.h5").exists()
+
+
+def test_cli_train_on_a_file_that_is_no_world_is_refused_before_any_world_is_generated(run_cli, tmp_path):
+    """--data naming a latent store: one line naming the key, and the missing monitor world is not generated first."""
+    import h5py
+
+    store = tmp_path / "latents.h5"
+    with h5py.File(store, "w") as f:  # what probekit extract's files say they are
+        f.attrs["format"] = "probekit.store"
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[optimization]\nsteps = 2\n[data]\nmonitor_path = 'm.h5'\n")
+    result = run_cli("train", recipe, "--out", tmp_path / "out", "--data", store, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: recipe data.path:") and "not a probekit.world file" in lines[0]
+    assert not (tmp_path / "m.h5").exists()

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from transformers import VJEPA2Config, VJEPA2Model, VJEPA2VideoProcessor
 
-from probekit.errors import BadOptionError
+from probekit.errors import BadOptionError, FileFormatError
 from probekit.formats.atomic import atomic_write
 from probekit.h5io import open_checked
 from probekit.training.checkpoint import CHECKPOINT_STATE, load_checkpoint, save_checkpoint
@@ -86,7 +86,14 @@ def ensure_worlds(recipe: TrainRecipe) -> None:
     from probekit.worlds import generate_world
 
     data = recipe.data
-    for path, clips, seed in ((data.path, data.clips, data.seed), (data.monitor_path, data.monitor_clips, data.monitor_seed)):
+    worlds = ((data.path, data.clips, data.seed), (data.monitor_path, data.monitor_clips, data.monitor_seed))
+    for path, what in ((data.path, "data.path"), (data.monitor_path, "data.monitor_path")):
+        if Path(path).exists():  # a given file that is no world file is refused before any world is generated
+            try:
+                open_checked(path, "world").close()
+            except FileFormatError as exc:
+                raise BadOptionError(f"recipe {what}: {exc}") from None
+    for path, clips, seed in worlds:
         if Path(path).exists():
             continue
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -288,7 +295,15 @@ def export_pretrained(
     model = VJEPA2Model(objective.model.config)
     model.encoder.load_state_dict(objective.target_encoder.state_dict())
     model.predictor.load_state_dict(objective.model.predictor.state_dict())
-    model.save_pretrained(model_dir, safe_serialization=True)
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # its carriage-return bar would cut into probekit's own progress lines
+    try:
+        model.save_pretrained(model_dir, safe_serialization=True)
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
     processor.save_pretrained(model_dir)
     atomic_write(model_dir / RECIPE_NAME, json.dumps(recipe.to_dict(), indent=1) + "\n")
     return model_dir
