@@ -44,11 +44,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from probekit.errors import BadOptionError
 from probekit.formats.run import sentinel_indices
 
 #: Roles of stores that are baselines, not encoders under test.
@@ -330,10 +332,6 @@ def verdict_table(run) -> pd.DataFrame:
         ``minus_<baseline>_low`` and ``minus_<baseline>_high`` per baseline store, ``verdict`` and
         ``rests_on``. Empty (with these columns) when the run has no gains table.
     """
-    import os
-
-    from probekit.errors import BadOptionError
-
     if isinstance(run, (str, os.PathLike)):
         from probekit.rundir import load_run
 
