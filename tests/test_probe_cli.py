@@ -167,3 +167,11 @@ def test_constant_target_is_skipped_with_reason(tmp_path, run_cli):
     skipped = table[table.target == "gravity"]
     assert len(skipped) == 1 and "constant target" in skipped.iloc[0].note
     assert (table.target == "position_camera").any()
+
+
+def test_a_run_without_any_score_says_why_in_its_summary(small_store, tmp_path, run_cli):
+    """--readouts spatial on a store without grid features: the summary names the missing features, not only 'no score'."""
+    proc = run_cli("probe", small_store, "--out", tmp_path / "run", *QUICK, "--readouts", "spatial", "--targets", "position_camera")
+    assert proc.returncode == 0, proc.stderr
+    line = next(line for line in proc.stderr.splitlines() if "no target has a finite score" in line)
+    assert "has no 'grid' features" in line, line

@@ -76,8 +76,22 @@ def headline_lines(run, thresholds: Thresholds = Thresholds()) -> list[str]:
             lines.extend(f"  {row.target} · {row.store} ({row.readout}): {row.verdict}, {row._3}"
                          for row in table.itertuples(index=False))
     if not lines:
-        lines.append("no target has a finite score in this run")
+        lines.append("no target has a finite score in this run" + _why_nothing_scored(run.results))
     return lines
+
+
+def _why_nothing_scored(results) -> str:
+    """The most frequent skip notes of a run without a finite score (what to change), as a clause."""
+    if results.empty or "note" not in results:
+        return ""
+    notes = results["note"].astype(str)
+    notes = notes[notes.str.startswith(("skipped", "n/a"))]
+    if notes.empty:
+        return ""
+    labelled = notes[~notes.str.contains("absent from the store", regex=False)]
+    notes = labelled if len(labelled) else notes  # why the targets the stores do label were not scored, first
+    common = notes.value_counts().index[:3]
+    return "; most often: " + "; ".join(common)
 
 
 __all__ = ["METRIC_SHORT", "headline", "headline_groups", "headline_item", "headline_lines"]
