@@ -196,3 +196,23 @@ def test_an_unreadable_frame_image_is_one_error_line(tmp_path, run_cli):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert len(errors) == 1 and "clip00/0002.png: not a readable image" in errors[0]
+
+
+def test_masks_in_one_hdf5_file_are_checked_against_each_clips_frames(tmp_path):
+    """masks = "masks.h5": one (T, H, W) dataset per clip; a missing clip or another size is one line at opening."""
+    import h5py
+
+    root = write_labelled_folder(tmp_path / "h5masks", n_clips=2, masks=False)
+    (root / "labels.toml").write_text((root / "labels.toml").read_text().replace('videos = "videos"\n', 'videos = "videos"\nmasks = "masks.h5"\n'))
+    with h5py.File(root / "masks.h5", "w") as f:
+        f["clip00"] = np.zeros((16, 64, 64), np.uint8)
+    with pytest.raises(BadOptionError, match="no dataset 'clip01'"):
+        open_source(root)
+    with h5py.File(root / "masks.h5", "a") as f:
+        f["clip01"] = np.zeros((16, 32, 32), np.uint8)
+    with pytest.raises(BadOptionError, match="the masks of clip 'clip01' are 32 x 32 px, its frames 64 x 64"):
+        open_source(root)
+    with h5py.File(root / "masks.h5", "a") as f:
+        del f["clip01"]
+        f["clip01"] = np.zeros((16, 64, 64), np.uint8)
+    assert "masks" in open_source(root).provides

@@ -116,7 +116,7 @@ def test_verdict_table_states_the_planted_gains_and_verdicts_as_numbers():
 
     table = _gains((0.09, 0.04, 0.13), (0.0, -0.02, 0.02), (0.09, 0.05, 0.13), pixels=(0.2, 0.15, 0.25),
                    pixels_difference=(-0.11, -0.16, -0.06))
-    found = pk.verdicts(SimpleNamespace(gains=table, selection=pd.DataFrame())).set_index("store")
+    found = pk.verdicts(SimpleNamespace(results=pd.DataFrame(), gains=table, selection=pd.DataFrame())).set_index("store")
     trained = found.loc["trained"]
     assert (trained.gain, trained.gain_low, trained.gain_high) == (0.09, 0.04, 0.13)
     assert (trained.minus_random_twin, trained.minus_random_twin_low, trained.minus_random_twin_high) == (0.09, 0.05, 0.13)
@@ -124,7 +124,7 @@ def test_verdict_table_states_the_planted_gains_and_verdicts_as_numbers():
     assert (trained.minus_ceiling, trained.minus_ceiling_low, trained.minus_ceiling_high) == (-0.4, -0.5, -0.3)
     assert trained.verdict == _verdict_of(table) == "over-invariant" and trained.metric == "r2"
     assert found.loc["pixels"].verdict == "baseline: carries it" and np.isnan(found.loc["pixels"].minus_random_twin)
-    assert pk.verdicts(SimpleNamespace(gains=table.iloc[:0], selection=pd.DataFrame())).empty
+    assert pk.verdicts(SimpleNamespace(results=pd.DataFrame(), gains=table.iloc[:0], selection=pd.DataFrame())).empty
 
 
 def test_a_run_of_baseline_stores_alone_still_has_verdict_rows():

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +28,7 @@ from probekit.attribution.model import ProbedEncoder, encoder_input, supports
 from probekit.attribution.probes import explained_step, fit_fold_probes
 from probekit.attribution.randomisation import random_probe, randomised_copies
 from probekit.attribution.scores import energy_pointing_game, mask_share, pointing_game, rank_correlation
+from probekit.devices import pick_device
 from probekit.errors import BadOptionError
 from probekit.formats.atomic import atomic_path, exclusive_output
 
@@ -192,15 +193,13 @@ def run_attribute(config: AttributeConfig, log: Callable[[str], None] | None = N
     pathlib.Path
         The written ``attribution.h5``.
     """
+    from probekit.formats.run import read_manifest
     from probekit.rundir import load_run
-
-    from dataclasses import replace
-
-    from probekit.devices import pick_device
 
     _validate(config)
     config = replace(config, device=str(pick_device(config.device)))  # auto, cuda, cuda:N checked and resolved
-    run_path = load_run(config.run).path  # a readable, complete run, or one error line
+    read_manifest(config.run)  # a finished run directory, or one error line, before its lock is taken
+    run_path = Path(config.run)
     quiet = log is None
     log = log or (lambda line: None)
     out = run_path / ATTRIBUTION_FILE

@@ -14,10 +14,6 @@ EXAMPLES = (
 )
 
 
-def _split(value: Optional[str]) -> Optional[list[str]]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
 def attribute(
     run_dir: Path = typer.Argument(..., help="A run directory written by `probekit probe --out DIR`."),
     data: Path = typer.Option(..., "--data", help="The world file the run's stores were extracted from (masks and frames)."),
@@ -43,15 +39,16 @@ def attribute(
     probekit attribute runs/x --data worlds.h5 --targets contact --method ig,saliency --clips 8
     """
     from probekit.attribution import AttributeConfig, run_attribute
+    from probekit.cli.options import comma_list
     from probekit.errors import BadOptionError
 
     try:
-        slot_list = [int(s) for s in _split(slots) or []]
+        slot_list = [int(s) for s in comma_list(slots) or []]
     except ValueError:
         raise BadOptionError(f"--slots {slots!r}: give a comma list of slot indices such as 0,1") from None
     config = AttributeConfig(
-        run=run_dir, data=data, targets=_split(targets) or [], slots=slot_list, methods=_split(method) or [], clips=clips,
-        baseline=baseline, stores=_split(stores), readout=readout, layer=layer, tolerance=tolerance, sanity_clips=sanity_clips,
+        run=run_dir, data=data, targets=comma_list(targets) or [], slots=slot_list, methods=comma_list(method) or [], clips=clips,
+        baseline=baseline, stores=comma_list(stores) or None, readout=readout, layer=layer, tolerance=tolerance, sanity_clips=sanity_clips,
         device=device, n_steps=n_steps, seed=seed,
     )
     from probekit.progress import echo, summary_line

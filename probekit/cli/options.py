@@ -12,6 +12,11 @@ from pydantic import Field
 
 from probekit.validation import FiniteFloat, PositiveInt, Seed, StrictModel
 
+def comma_list(value: Optional[str]) -> Optional[list[str]]:
+    """A comma-list option: None when it was left out, its non-empty items otherwise (``[]`` for ``""``)."""
+    return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
+
+
 #: Most CPU threads any command accepts.
 MAX_THREADS = 1024
 #: Most bootstrap replicates (each costs a resample of every score).

@@ -15,12 +15,12 @@ EXAMPLES = (
 )
 
 
-def _split(value: Optional[str], option: str = "", unset: str = "") -> Optional[list[str]]:
-    """A comma list, None when the option was left out; an empty list is refused (``unset`` says what to do)."""
-    if value is None:
-        return None
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    if not items:
+def _given_list(value: Optional[str], option: str, unset: str) -> Optional[list[str]]:
+    """:func:`probekit.cli.options.comma_list`, refusing an option given with no item (``unset``: what to do instead)."""
+    from probekit.cli.options import comma_list
+
+    items = comma_list(value)
+    if items == []:
         from probekit.errors import BadOptionError
 
         raise BadOptionError(f"{option} {value!r}: empty; {unset}")
@@ -55,9 +55,9 @@ def probe(
 
     validate_options(ProbeOptions, "probe", folds=folds, seed=seed, n_boot=n_boot, threads=threads, jobs=jobs)
 
-    readout_list = _split(readouts, "--readouts", "leave the option out for the suite's readouts, or name some: linear,object,mlp,attentive")
-    target_list = _split(targets, "--targets", "leave the option out for the suite's targets, or name some such as speed,contact")
-    stage_list = _split(stages, "--stages", "leave the option out for the suite's stages, or give --stages probe for the probes alone")
+    readout_list = _given_list(readouts, "--readouts", "leave the option out for the suite's readouts, or name some: linear,object,mlp,attentive")
+    target_list = _given_list(targets, "--targets", "leave the option out for the suite's targets, or name some such as speed,contact")
+    stage_list = _given_list(stages, "--stages", "leave the option out for the suite's stages, or give --stages probe for the probes alone")
     layers: dict[str, object] = {}
     for name, value in (("attentive", attentive_layers), ("mlp", mlp_layers)):
         if value:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from probekit.errors import FileFormatError
+from probekit.errors import BadOptionError, FileFormatError
 from probekit.formats.atomic import atomic_path
 from probekit.formats.damage import guard_path_reader, guard_reader
 
@@ -516,6 +516,28 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
 
 
 @guard_path_reader
+def as_run(run: Any, what: str) -> Any:
+    """A run given as a loaded run or as the path of a run directory (loaded here).
+
+    Parameters
+    ----------
+    run
+        A :class:`Run` (anything with ``results``, ``selection`` and ``gains`` tables) or a path.
+    what
+        The function asking, for the message.
+
+    Raises
+    ------
+    BadOptionError
+        ``run`` is neither.
+    """
+    if isinstance(run, (str, os.PathLike)):
+        return load_run(run)
+    if all(hasattr(run, name) for name in ("results", "selection", "gains")):
+        return run
+    raise BadOptionError(f"{what}: got {type(run).__name__}; give a run (probekit.load_run(path)) or a run directory's path")
+
+
 def load_run(path: str | os.PathLike) -> Run:
     """Load a run directory written by ``probekit probe``.
 

@@ -285,8 +285,9 @@ def build_context(run: Run, *, thresholds: Thresholds = Thresholds(), umap_targe
     diagnoses = sorted(diagnose(results, selection, thresholds), key=lambda d: order.get(d.store, len(order)))  # stable
     scored = [d for d in diagnoses if d.chosen is not None]
     skipped = [d for d in diagnoses if d.chosen is None]
-    if umap_target is not None and _umap_store(run) is not None:
-        _umap_candidates(_umap_store(run), diagnoses, umap_target)  # a wrong --umap-target is refused before any figure
+    umap_store = _umap_store(run)
+    if umap_target is not None and umap_store is not None:
+        _umap_candidates(umap_store, diagnoses, umap_target)  # a wrong --umap-target is refused before any figure
     colors = figures.store_colors(run.stores)
     from probekit.report.sources import encoder_depths, slot_role_text, slot_roles, world_of
 

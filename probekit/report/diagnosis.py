@@ -27,14 +27,12 @@ The pattern the evidence fits, per target:
 from __future__ import annotations
 
 import json
-import os
 import math
 from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from probekit.errors import BadOptionError
-from probekit.formats.run import sentinel_indices
+from probekit.formats.run import as_run, sentinel_indices
 from probekit.metrics.specs import DISPLAY_NAMES as METRIC_NAMES
 from probekit.metrics.specs import LOWER_IS_BETTER, get_metric, primary_order
 from probekit.rundir import STORE_CONTROLS
@@ -606,16 +604,9 @@ def diagnose(results, selection: pd.DataFrame | None = None, thresholds: Thresho
     list of TargetDiagnosis
         Stores in table order (label-only baselines excluded), targets in table order.
     """
-    if isinstance(results, (str, os.PathLike)):
-        from probekit.rundir import load_run
-
-        results = load_run(results)
-    if hasattr(results, "results") and hasattr(results, "selection") and not isinstance(results, pd.DataFrame):
-        selection = results.selection if selection is None else selection
-        results = results.results
     if not isinstance(results, pd.DataFrame):
-        raise BadOptionError(f"diagnose: got {type(results).__name__}; give a run (probekit.load_run(path)), a run "
-                             "directory's path, or its results table")
+        run = as_run(results, "diagnose")
+        results, selection = run.results, run.selection if selection is None else selection
     results = sentinel_indices(results)
     selection = pd.DataFrame() if selection is None else sentinel_indices(selection)
     found: list[TargetDiagnosis] = []

@@ -44,14 +44,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from probekit.errors import BadOptionError
-from probekit.formats.run import sentinel_indices
+from probekit.formats.run import as_run, sentinel_indices
 
 #: Roles of stores that are baselines, not encoders under test.
 BASELINE_ROLES = ("random_twin", "pixels", "shuffled")
@@ -332,12 +330,7 @@ def verdict_table(run) -> pd.DataFrame:
         ``minus_<baseline>_low`` and ``minus_<baseline>_high`` per baseline store, ``verdict`` and
         ``rests_on``. Empty (with these columns) when the run has no gains table.
     """
-    if isinstance(run, (str, os.PathLike)):
-        from probekit.rundir import load_run
-
-        run = load_run(run)
-    if not (hasattr(run, "gains") and hasattr(run, "selection")):
-        raise BadOptionError(f"verdicts: got {type(run).__name__}; give a run (probekit.load_run(path)) or a run directory's path")
+    run = as_run(run, "verdicts")
     verdicts = judge(run.gains, run.selection) if not run.gains.empty else []
     baselines = sorted({label for v in verdicts for label in v.versus})
     rows = []

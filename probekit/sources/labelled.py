@@ -353,23 +353,26 @@ class LabelledFolderSource:
 
     def _check_masks(self, counts: tuple[int, ...]) -> None:
         """Every clip has one mask per frame, of its frames' size (file names and shapes only: no pixels read)."""
-        for c, name in enumerate(self.clips):
-            if self.masks.is_dir():
+        if self.masks.is_dir():
+            shapes = {}
+            for c, name in enumerate(self.clips):
                 files = _mask_files(self.masks / name)
                 if len(files) != counts[c]:
                     raise BadOptionError(f"{self.masks / name}: {len(files)} mask images for {counts[c]} frames; give one per frame")
-                shape = _image_size(files[0])
-            else:
-                import h5py
+                shapes[name] = (len(files), *_image_size(files[0]))
+        else:
+            import h5py
 
-                with h5py.File(self.masks, "r") as f:
-                    if name not in f:
-                        raise BadOptionError(f"{self.masks}: no dataset {name!r}; give one (T, H, W) array per clip")
-                    if len(f[name].shape) != 3 or f[name].shape[0] != counts[c]:
-                        raise BadOptionError(f"{self.masks}: dataset {name!r} has shape {f[name].shape}; give ({counts[c]}, H, W)")
-                    shape = tuple(f[name].shape[1:])
-            if tuple(shape) != tuple(self.sizes[c]):
-                raise BadOptionError(f"{self.masks}: the masks of clip {name!r} are {shape[0]} x {shape[1]} px, its frames "
+            with h5py.File(self.masks, "r") as f:  # opened once for every clip
+                shapes = {name: tuple(f[name].shape) for name in self.clips if name in f}
+        for c, name in enumerate(self.clips):
+            shape = shapes.get(name)
+            if shape is None:
+                raise BadOptionError(f"{self.masks}: no dataset {name!r}; give one (T, H, W) array per clip")
+            if len(shape) != 3 or shape[0] != counts[c]:
+                raise BadOptionError(f"{self.masks}: clip {name!r} has masks of shape {shape}; give ({counts[c]}, H, W)")
+            if tuple(shape[1:]) != tuple(self.sizes[c]):
+                raise BadOptionError(f"{self.masks}: the masks of clip {name!r} are {shape[1]} x {shape[2]} px, its frames "
                                      f"{self.sizes[c][0]} x {self.sizes[c][1]}; give masks of the frames' size")
 
     # -- the ClipSource interface --------------------------------------------------------------------
@@ -424,10 +427,7 @@ class LabelledFolderSource:
             files = _mask_files(self.masks / name)
             if len(files) != n:
                 raise FileFormatError(f"{self.masks / name}: {len(files)} mask images for {n} frames; give one per frame")
-            images = [_read_image(p, grey=True) for p in files]
-            if len({image.shape for image in images}) > 1:
-                raise FileFormatError(f"{self.masks / name}: mask images of different sizes; give one size per clip")
-            ids = np.stack(images).astype(np.int64)
+            ids = _stack_images(self.masks / name, files, grey=True).astype(np.int64)
         else:
             import h5py
 
@@ -500,14 +500,18 @@ def _read_image(path: Path, grey: bool = False) -> np.ndarray:
         raise FileFormatError(f"{path}: not a readable image ({exc.__class__.__name__}); re-save or replace it") from None
 
 
+def _stack_images(folder: Path, files: list[Path], grey: bool = False) -> np.ndarray:
+    """The images of one clip's folder as one array; images of different sizes are one error line."""
+    images = [_read_image(p, grey=grey) for p in files]
+    if len({image.shape for image in images}) > 1:
+        raise FileFormatError(f"{folder}: images of different sizes; give one size per clip")
+    return np.stack(images)
+
+
 def _read_frames(path: Path) -> np.ndarray:
     """(T, H, W, 3) uint8 of a video file or a folder of frame images (sorted by name)."""
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-        images = [_read_image(p) for p in files]
-        if len({image.shape for image in images}) > 1:
-            raise FileFormatError(f"{path}: frame images of different sizes; give one size per clip")
-        return np.stack(images)
+        return _stack_images(path, sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS))
     import av
 
     with av.open(str(path)) as container:
