@@ -515,7 +515,6 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
-@guard_path_reader
 def as_run(run: Any, what: str) -> Any:
     """A run given as a loaded run or as the path of a run directory (loaded here).
 
@@ -538,6 +537,7 @@ def as_run(run: Any, what: str) -> Any:
     raise BadOptionError(f"{what}: got {type(run).__name__}; give a run (probekit.load_run(path)) or a run directory's path")
 
 
+@guard_path_reader
 def load_run(path: str | os.PathLike) -> Run:
     """Load a run directory written by ``probekit probe``.
 
